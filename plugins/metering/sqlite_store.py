@@ -1,0 +1,100 @@
+"""The ledger's SQLite store: schema, batched inserts, and the queries reports use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+COLUMNS = (
+    "request_id", "attempt", "ts", "key_id", "owner", "team", "endpoint", "served_model", "provider",
+    "provider_model", "surface", "status", "error", "stream", "disconnected",
+    "input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_tokens", "reasoning_tokens",
+    "total_tokens", "latency_ms", "ttft_ms", "upstream_ms", "cost_usd", "agent", "session_id",
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger (
+    request_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    key_id TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    team TEXT NOT NULL DEFAULT '',
+    endpoint TEXT NOT NULL,
+    served_model TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    provider_model TEXT NOT NULL,
+    surface TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    error TEXT NOT NULL DEFAULT '',
+    stream INTEGER NOT NULL,
+    disconnected INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_input_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+    total_tokens INTEGER NOT NULL DEFAULT 0,
+    latency_ms REAL NOT NULL,
+    ttft_ms REAL,
+    upstream_ms REAL NOT NULL,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    agent TEXT NOT NULL DEFAULT '',
+    session_id TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (request_id, attempt)
+);
+CREATE INDEX IF NOT EXISTS ledger_ts ON ledger (ts);
+CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger (key_id, ts);
+CREATE INDEX IF NOT EXISTS ledger_owner_ts ON ledger (owner, ts);
+CREATE INDEX IF NOT EXISTS ledger_endpoint_ts ON ledger (endpoint, ts);
+"""
+
+_INSERT = (f"INSERT OR IGNORE INTO ledger ({', '.join(COLUMNS)}) "
+           f"VALUES ({', '.join('?' for _ in COLUMNS)})")
+
+
+class SqliteStore:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.execute("PRAGMA busy_timeout=5000")   # several workers share one file
+        await self._db.executescript(SCHEMA)
+        await self._db.commit()
+
+    async def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        assert self._db is not None
+        await self._db.executemany(_INSERT, rows)
+        await self._db.commit()
+
+    async def ping(self) -> bool:
+        if self._db is None:
+            return False
+        await self._db.execute("SELECT 1")
+        return True
+
+    async def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        assert self._db is not None
+        self._db.row_factory = aiosqlite.Row
+        async with self._db.execute(sql, params) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def delete_before(self, ts: float) -> int:
+        assert self._db is not None
+        cur = await self._db.execute("DELETE FROM ledger WHERE ts < ?", (ts,))
+        await self._db.commit()
+        return cur.rowcount
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None

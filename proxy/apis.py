@@ -1,0 +1,148 @@
+"""Wire APIs: what the gateway knows about each request/response format.
+
+An :class:`Api` (one per format: ``openai.chat``, ``anthropic.messages``, ...)
+validates a client body, says whether it streams, renders gateway errors in the
+format's error shape, and extracts usage from a response body or a stream.
+Plugins register them through ``relaygate_register_apis``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import orjson
+
+from proxy.context import Usage
+from proxy.errors import GatewayError
+
+
+def usage_value_present(line: bytes) -> bool:
+    """True when *line* has a ``"usage"`` key whose value is not null (cheap byte scan)."""
+    i = line.find(b'"usage')
+    while i >= 0:
+        j = line.find(b'"', i + 1)            # end of the key
+        rest = line[j + 1:j + 12].lstrip(b": \t")
+        if rest and not rest.startswith(b"null"):
+            return True
+        i = line.find(b'"usage', j + 1)
+    return False
+
+
+class StreamMeter:
+    """Watches a response stream for usage without re-parsing every chunk.
+
+    Splits the bytes into lines and parses only ``data:`` lines whose
+    ``usage`` value is not null; subclasses implement :meth:`on_event`.
+    """
+
+    __slots__ = ("usage", "_tail")
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        data = self._tail + chunk if self._tail else chunk
+        if b'"usage' not in data:
+            # Fast path: keep only the unfinished last line.
+            self._tail = data[data.rfind(b"\n") + 1:]
+            return
+        lines = data.split(b"\n")
+        self._tail = lines.pop()
+        for line in lines:
+            if line.startswith(b"data:") and usage_value_present(line):
+                try:
+                    event = orjson.loads(line[5:])
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(event, dict):
+                    self.on_event(event)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """One parsed event that carries usage; update :attr:`usage`."""
+
+
+class StreamFilter(Protocol):
+    """Rewrites a passthrough stream's bytes for the client (whole events only)."""
+
+    def __call__(self, chunk: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+class Api:
+    """Base class; each wire format subclasses it in plugins/apis/."""
+
+    id: str = ""
+    meter_class: type[StreamMeter] = StreamMeter
+    stream_content_type = "text/event-stream"
+
+    def validate(self, body: dict[str, Any], *, strict: bool) -> None:
+        """Raise RequestRejected naming the field. *strict*: the reference's extra rules."""
+
+    def is_stream(self, body: dict[str, Any]) -> bool:
+        return body.get("stream") is True
+
+    def upstream_body(self, body: dict[str, Any], stream: bool) -> tuple[dict[str, Any], StreamFilter | None]:
+        """Adjust a passthrough body (e.g. ask for stream usage) and say how to
+        undo that for the client: returns the body and an optional filter of
+        the stream's bytes."""
+        return body, None
+
+    def usage_from_body(self, body: Any) -> Usage:
+        return Usage()
+
+    def error_body(self, err: GatewayError, request_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def stream_error_event(self, err: GatewayError, request_id: str) -> bytes:
+        """A final SSE event telling the client the stream failed mid-way."""
+        return b"event: error\ndata: " + orjson.dumps(self.error_body(err, request_id)) + b"\n\n"
+
+    def estimate_input_tokens(self, body: dict[str, Any], raw: bytes) -> int:
+        """A cheap prompt-size estimate for token limits (about 4 bytes a token)."""
+        return max(1, len(raw) // 4)
+
+    def max_output_tokens(self, body: dict[str, Any]) -> int:
+        value = body.get("max_tokens") or body.get("max_completion_tokens") or body.get("max_output_tokens")
+        return int(value) if isinstance(value, int) else 0
+
+
+class ApiRegistry:
+    def __init__(self) -> None:
+        self._apis: dict[str, Api] = {}
+
+    def add(self, api: Api) -> None:
+        if api.id in self._apis:
+            raise ValueError(f"API {api.id!r} registered twice")
+        self._apis[api.id] = api
+
+    def get(self, api_id: str) -> Api:
+        return self._apis[api_id]
+
+    def __contains__(self, api_id: str) -> bool:
+        return api_id in self._apis
+
+    def ids(self) -> list[str]:
+        return sorted(self._apis)
+
+
+#: (client_api, provider_api) -> translator module or object
+TranslatorFactory = Callable[[], Any]
+
+
+class TranslatorRegistry:
+    """Translators between wire formats, keyed by (client format, provider format)."""
+
+    def __init__(self) -> None:
+        self._pairs: dict[tuple[str, str], Any] = {}
+
+    def add(self, client_api: str, provider_api: str, translator: Any) -> None:
+        self._pairs[(client_api, provider_api)] = translator
+
+    def get(self, client_api: str, provider_api: str) -> Any | None:
+        return self._pairs.get((client_api, provider_api))
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return sorted(self._pairs)

@@ -1,0 +1,122 @@
+"""The objects a request carries through the hook stages."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from proxy.apis import Api
+    from proxy.config import EndpointConfig, ServedModelConfig
+    from proxy.gateway import Gateway
+    from proxy.providers import Provider
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a gateway key and what it may do. Never holds the secret."""
+
+    key_id: str                       # a stable, non-secret id (name or hash prefix)
+    owner: str = ""                   # user, team or agent the usage is attributed to
+    team: str = ""
+    endpoints: frozenset[str] | None = None   # None: every endpoint
+    tags: tuple[str, ...] = ()
+
+    def may_call(self, endpoint: str) -> bool:
+        return self.endpoints is None or endpoint in self.endpoints
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts of one provider call, in the gateway's own vocabulary."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cache_creation_tokens: int = 0
+    reasoning_tokens: int = 0
+    total_tokens: int = 0
+
+    def merge(self, other: Usage) -> None:
+        """Take every non-zero count of *other* (streams report usage in pieces)."""
+        for name in self.__slots__:  # type: ignore[attr-defined]
+            value = getattr(other, name)
+            if value:
+                setattr(self, name, value)
+
+    def finish(self) -> Usage:
+        if not self.total_tokens:
+            self.total_tokens = self.input_tokens + self.output_tokens
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one attempt goes: the served model, its provider and wire formats."""
+
+    endpoint: EndpointConfig
+    served: ServedModelConfig
+    provider: Provider
+    upstream_model: str
+    client_api: str                   # e.g. "openai.chat"
+    provider_api: str                 # the same for passthrough
+    translator: Any = None            # a translator module when the formats differ
+
+    @property
+    def passthrough(self) -> bool:
+        return self.translator is None
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Everything known about one request; hooks read and fill it in."""
+
+    request: web.Request
+    gateway: Gateway
+    api: Api
+    surface: str                      # metric label: "unified", "openai", "anthropic", "gemini", ...
+    request_id: str
+    started: float = field(default_factory=time.perf_counter)
+    started_wall: float = field(default_factory=time.time)
+    body: dict[str, Any] | None = None
+    raw_body: bytes = b""
+    endpoint_name: str = ""
+    stream: bool = False
+    principal: Principal | None = None
+    route: Route | None = None
+    endpoint: EndpointConfig | None = None
+    status: int = 0
+    error_reason: str = ""
+    path_params: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)   # for plugins: agent, session, reservations...
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """One provider attempt, as the ledger and the metrics see it."""
+
+    request_id: str
+    attempt: int
+    started_wall: float
+    endpoint: str
+    served_model: str
+    provider: str
+    provider_model: str
+    surface: str
+    status: int
+    stream: bool
+    usage: Usage
+    latency_s: float
+    ttft_s: float | None
+    upstream_s: float
+    error: str = ""
+    disconnected: bool = False
+    key_id: str = ""
+    owner: str = ""
+    team: str = ""
+    cost_usd: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,110 @@
+"""The gateway object: plugins, registries and the current configuration.
+
+Configuration-derived state lives in one immutable :class:`Runtime`; a reload
+builds a new one and swaps the reference, so a request keeps the runtime it
+started with.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pluggy
+
+from proxy.apis import ApiRegistry, TranslatorRegistry
+from proxy.config import EndpointConfig, Settings
+from proxy.context import Route
+from proxy.errors import RequestRejected, UnknownEndpoint
+from proxy.hooks import Hooks
+from proxy.providers import Provider, ProviderRegistry
+from proxy.surfaces import RouteTable
+
+log = logging.getLogger("relaygate")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    providers: dict[str, Provider]
+    exact: dict[str, EndpointConfig]
+    wildcards: list[tuple[str, EndpointConfig]]          # (prefix, endpoint), longest prefix first
+    _routes: dict[tuple[str, str], list[Route]] = field(default_factory=dict)
+
+    def find_endpoint(self, name: str) -> tuple[EndpointConfig, str | None]:
+        ep = self.exact.get(name)
+        if ep is not None:
+            return ep, None
+        for prefix, wild in self.wildcards:
+            if name.startswith(prefix) and len(name) > len(prefix):
+                return wild, name[len(prefix):]
+        raise UnknownEndpoint(f"endpoint {name!r} does not exist", param="model")
+
+    def endpoint_names(self) -> list[str]:
+        return sorted(self.exact)
+
+
+class Gateway:
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.hooks = Hooks(pm)
+        self.apis = ApiRegistry()
+        self.provider_types = ProviderRegistry()
+        self.translators = TranslatorRegistry()
+        self.routes = RouteTable()
+        self.session: aiohttp.ClientSession | None = None
+        self.ready = False
+        self.draining = False
+        #: open requests and streams by surface, read by the metrics collector
+        self.in_flight: dict[str, int] = {}
+        self.in_flight_streams: dict[str, int] = {}
+        #: plugins keep their shared objects here, by plugin name
+        self.state: dict[str, Any] = {}
+        pm.hook.relaygate_register_apis(registry=self.apis)
+        pm.hook.relaygate_register_providers(registry=self.provider_types)
+        pm.hook.relaygate_register_translators(registry=self.translators)
+        pm.hook.relaygate_register_routes(routes=self.routes, gateway=self)
+        self.runtime = self.build_runtime(settings)
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    def build_runtime(self, settings: Settings) -> Runtime:
+        """Validate *settings* against the registered plugins; raise ValueError naming the field."""
+        providers = {name: self.provider_types.create(name, cfg) for name, cfg in settings.providers.items()}
+        exact: dict[str, EndpointConfig] = {}
+        wild: list[tuple[str, EndpointConfig]] = []
+        for name, ep in settings.endpoints.items():
+            if ep.is_wildcard:
+                wild.append((name[:-1], ep))
+            else:
+                exact[name] = ep
+        wild.sort(key=lambda pw: -len(pw[0]))
+        return Runtime(settings, providers, exact, wild)
+
+    def candidates(self, rt: Runtime, name: str, client_api: str) -> tuple[EndpointConfig, list[Route]]:
+        """The routes an endpoint offers for *client_api*, in config order (cached)."""
+        cached = rt._routes.get((name, client_api))
+        if cached is not None:
+            return cached[0].endpoint, cached
+        ep, captured = rt.find_endpoint(name)
+        routes = [self._route(rt, ep, sm, captured, client_api) for sm in ep.served_models]
+        if captured is None or len(rt._routes) < 4096:
+            rt._routes[(name, client_api)] = routes
+        return ep, routes
+
+    def _route(self, rt: Runtime, ep: EndpointConfig, sm: Any, captured: str | None, client_api: str) -> Route:
+        provider = rt.providers[sm.provider]
+        model = sm.model.replace("*", captured) if captured is not None else sm.model
+        if provider.speaks(client_api):
+            return Route(ep, sm, provider, model, client_api, client_api)
+        for provider_api in sorted(provider.apis):
+            translator = self.translators.get(client_api, provider_api)
+            if translator is not None:
+                return Route(ep, sm, provider, model, client_api, provider_api, translator)
+        raise RequestRejected(
+            f"endpoint {ep.name!r}: served model {sm.name!r} (provider {provider.name!r}, type "
+            f"{provider.config.type!r}) cannot serve the {client_api} API", status=400)

@@ -1,0 +1,123 @@
+"""Hook stages of the gateway, in call order.
+
+Start-up (once per app, plain functions; they receive a registry to add to)::
+
+    relaygate_register_apis -> relaygate_register_providers
+    -> relaygate_register_translators -> relaygate_register_routes
+    -> relaygate_startup ... relaygate_shutdown
+
+One request (see :mod:`proxy.pipeline`, which calls them)::
+
+    authenticate -> validate_request -> select_route -> admit_request
+    -> (provider call, streamed; no hook per chunk) -> record_usage
+    -> request_finished
+
+pluggy is synchronous. Stages marked **decision** are ``firstresult`` hooks and
+must be plain ``def`` without I/O: pluggy would take a coroutine object as an
+answer. Stages marked **may be async** are collect-all hooks: an
+implementation returns a value, None, or an awaitable, and
+:mod:`proxy.hooks` awaits them in call order ("await me maybe").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from proxy import hookspec
+
+if TYPE_CHECKING:
+    from proxy.apis import ApiRegistry, TranslatorRegistry
+    from proxy.context import Principal, RequestContext, Route, UsageRecord
+    from proxy.gateway import Gateway
+    from proxy.providers import ProviderRegistry
+    from proxy.surfaces import RouteTable
+
+# -- start-up -----------------------------------------------------------------
+
+
+@hookspec
+def relaygate_register_apis(registry: ApiRegistry) -> None:
+    """Add :class:`proxy.apis.Api` objects (one per wire format). Plain function."""
+
+
+@hookspec
+def relaygate_register_providers(registry: ProviderRegistry) -> None:
+    """Add provider types (``registry.add("openai", factory)``). Plain function."""
+
+
+@hookspec
+def relaygate_register_translators(registry: TranslatorRegistry) -> None:
+    """Add translators between two wire formats. Plain function."""
+
+
+@hookspec
+def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
+    """Add HTTP routes: API surfaces (``routes.surface(...)``) and plain
+    handlers such as health, metrics and admin (``routes.add(...)``). Plain function."""
+
+
+@hookspec
+def relaygate_startup(gateway: Gateway) -> Awaitable[None] | None:
+    """Open resources (databases, background tasks). **May be async.**"""
+
+
+@hookspec
+def relaygate_shutdown(gateway: Gateway) -> Awaitable[None] | None:
+    """Flush and close, after in-flight requests have finished. **May be async.**
+    Called in reverse registration order."""
+
+
+@hookspec
+def relaygate_config_loaded(gateway: Gateway) -> Awaitable[None] | None:
+    """The gateway's configuration was (re)loaded: rebuild derived state
+    (key tables, limiters). **May be async.**"""
+
+
+# -- one request ----------------------------------------------------------------
+
+
+@hookspec
+def relaygate_authenticate(ctx: RequestContext) -> Awaitable[Principal | None] | Principal | None:
+    """Identify the caller, or return None to abstain. **May be async.**
+
+    The first non-None principal wins. No principal at all means 401. Raise
+    :class:`proxy.errors.AuthenticationFailed` to refuse outright (e.g. a
+    revoked key) with a specific message.
+    """
+
+
+@hookspec
+def relaygate_validate_request(ctx: RequestContext) -> Awaitable[None] | None:
+    """Check the parsed body (``ctx.body``) beyond the wire format's own rules;
+    raise :class:`proxy.errors.RequestRejected` to refuse. **May be async.**"""
+
+
+@hookspec(firstresult=True)
+def relaygate_select_route(ctx: RequestContext, candidates: list[Route]) -> Route | None:
+    """**Decision**: choose the served model for this request among
+    *candidates* (the endpoint's served models in config order), e.g. by
+    traffic percentage. Return None to let the next plugin decide. Plain function."""
+
+
+@hookspec
+def relaygate_admit_request(ctx: RequestContext, route: Route) -> Awaitable[None] | None:
+    """Last check before the provider is called: rate limits, budgets,
+    policies. Raise :class:`proxy.errors.LimitExceeded` (429) or another
+    :class:`proxy.errors.ClientError` to refuse. **May be async.**"""
+
+
+@hookspec
+def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Awaitable[None] | None:
+    """One provider attempt ended (success, failure, or client gone): meter it.
+
+    Called exactly once per attempt that reached a provider, also when the
+    client disconnected. Implementations must not raise and should only
+    enqueue work. **May be async.**
+    """
+
+
+@hookspec
+def relaygate_request_finished(ctx: RequestContext) -> None:
+    """The response is complete (``ctx.status`` is final), whatever the
+    outcome. For metrics and access logs. Plain function; must not raise."""

@@ -1,0 +1,146 @@
+"""One request's whole way through the gateway.
+
+    authenticate -> read body -> resolve endpoint -> validate -> select route
+    -> admit (limits, budgets) -> forward to the provider (stream) -> record usage
+    -> request finished (metrics, access log)
+
+Every stage but the provider call is a hook (see :mod:`proxy.hookspecs`).
+Errors at any stage are rendered in the surface's own API error shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import TYPE_CHECKING
+
+import orjson
+from aiohttp import web
+
+from proxy.context import RequestContext
+from proxy.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    PayloadTooLarge,
+    PermissionDenied,
+    RequestRejected,
+    UpstreamStatusError,
+)
+from proxy.upstream import forward
+
+if TYPE_CHECKING:
+    from proxy.gateway import Gateway
+    from proxy.surfaces import SurfaceRoute
+
+log = logging.getLogger("relaygate.pipeline")
+
+
+def new_request_id() -> str:
+    return "req_" + os.urandom(12).hex()
+
+
+async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -> web.StreamResponse:
+    runtime = gateway.runtime                      # this request keeps this config, even across a reload
+    ctx = new_context(gateway, request, sroute.api, sroute.surface)
+    hooks = gateway.hooks
+    counts = gateway.in_flight
+    counts[ctx.surface] = counts.get(ctx.surface, 0) + 1
+    try:
+        await require_principal(gateway, ctx)
+        assert ctx.principal is not None
+        await _read_body(ctx, sroute)
+        resolved = sroute.resolve(ctx, gateway)
+        ctx.api = gateway.apis.get(resolved.api)
+        ctx.endpoint_name, ctx.stream = resolved.endpoint, resolved.stream
+        endpoint, candidates = gateway.candidates(runtime, resolved.endpoint, ctx.api.id)
+        ctx.endpoint = endpoint
+        if not ctx.principal.may_call(endpoint.name):
+            raise PermissionDenied(f"this key may not call endpoint {resolved.endpoint!r}", param="model")
+        if sroute.task and endpoint.task not in (sroute.task, "any"):
+            raise RequestRejected(f"endpoint {resolved.endpoint!r} serves task {endpoint.task!r}, "
+                                  f"not {sroute.task!r}", param="model")
+        ctx.api.validate(ctx.body, strict=sroute.strict)    # type: ignore[arg-type]
+        await hooks.validate_request(ctx)
+        route = hooks.select_route(ctx, candidates) or candidates[0]
+        ctx.route = route
+        await hooks.admit_request(ctx, route)
+        response = await forward(gateway, ctx, route)
+        ctx.status = ctx.status or response.status
+        return response
+    except UpstreamStatusError as err:
+        return _upstream_error(ctx, err)
+    except GatewayError as err:
+        return error_response(ctx, err)
+    except ConnectionResetError:
+        ctx.status = 499                           # nginx's "client closed request"
+        raise
+    except asyncio.CancelledError:
+        ctx.status = 499
+        raise
+    finally:
+        counts[ctx.surface] -= 1
+        hooks.request_finished(ctx)
+
+
+async def _read_body(ctx: RequestContext, sroute: SurfaceRoute) -> None:
+    try:
+        ctx.raw_body = await ctx.request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(f"request body is larger than the limit of {exc.max_size} bytes") from None
+    if not sroute.json_body:
+        ctx.body = {}
+        return
+    try:
+        body = orjson.loads(ctx.raw_body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestRejected(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise RequestRejected("request body must be a JSON object")
+    ctx.body = body
+
+
+def error_response(ctx: RequestContext, err: GatewayError) -> web.Response:
+    ctx.status = err.status
+    ctx.error_reason = getattr(err, "reason", err.type)
+    headers = {"x-request-id": ctx.request_id, **err.headers}
+    return web.Response(status=err.status, body=orjson.dumps(ctx.api.error_body(err, ctx.request_id)),
+                        content_type="application/json", headers=headers)
+
+
+def _upstream_error(ctx: RequestContext, err: UpstreamStatusError) -> web.Response:
+    """Relay a provider's error in the client's format, without leaking our credentials."""
+    route = ctx.route
+    assert route is not None
+    if err.status in (401, 403):
+        # The provider refused *our* credentials: a gateway problem, and its message
+        # may quote part of the key. Never pass it on.
+        return error_response(ctx, GatewayError(
+            f"provider {route.provider.name!r} rejected the gateway's credentials (HTTP {err.status})",
+            status=502, type="upstream_auth_error"))
+    if route.translator is not None:
+        status, body = route.translator.translate_error(err.status, err.body)
+        ctx.status = status
+        return web.Response(status=status, body=orjson.dumps(body), content_type="application/json",
+                            headers={"x-request-id": ctx.request_id})
+    ctx.status = err.status
+    headers = {"x-request-id": ctx.request_id}
+    if "Retry-After" in err.upstream_headers:
+        headers["Retry-After"] = err.upstream_headers["Retry-After"]
+    return web.Response(status=err.status, body=err.body, headers=headers,
+                        content_type=err.content_type or "application/json")
+
+
+
+def new_context(gateway: Gateway, request: web.Request, api_id: str, surface: str) -> RequestContext:
+    ctx = RequestContext(request, gateway, gateway.apis.get(api_id), surface, new_request_id())
+    ctx.path_params = dict(request.match_info)
+    return ctx
+
+
+async def require_principal(gateway: Gateway, ctx: RequestContext) -> None:
+    """Authenticate, or raise AuthenticationFailed (401)."""
+    ctx.principal = await gateway.hooks.authenticate(ctx)
+    if ctx.principal is None:
+        raise AuthenticationFailed("a valid gateway key is required (Authorization: Bearer <key>, "
+                                   "x-api-key, x-goog-api-key or HTTP Basic with user 'token')")

@@ -1,0 +1,98 @@
+"""Providers: where a served model's requests go, and how they are authenticated.
+
+A provider *type* (``openai``, ``anthropic``, ...) is registered by a plugin
+through ``relaygate_register_providers``; the config names instances of
+those types. A :class:`Provider` turns (wire API, model, body) into an
+:class:`UpstreamRequest`; the core sends it. Credentials live only here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from proxy.config import ProviderConfig
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    stream: bool
+
+
+@dataclass
+class Provider:
+    """One configured provider. Subclasses set ``apis`` and implement :meth:`build`."""
+
+    name: str
+    config: ProviderConfig
+    base_url: str = ""
+    apis: frozenset[str] = frozenset()
+    kind: str = ""
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.base_url = (self.config.base_url or self.default_base_url()).rstrip("/")
+        self.extra_headers = dict(self.config.headers)
+
+    def default_base_url(self) -> str:
+        raise ValueError(f"provider {self.name!r} needs a base_url")
+
+    def speaks(self, api: str) -> bool:
+        return api in self.apis
+
+    def secret(self) -> str | None:
+        return self.config.api_key.get_secret_value() if self.config.api_key else None
+
+    async def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate us upstream. Async: some need a token refresh."""
+        return {}
+
+    def build(self, api: str, model: str, body: dict[str, Any], stream: bool,
+              client_headers: Any, path_params: dict[str, str]) -> UpstreamRequest:
+        raise NotImplementedError
+
+    async def prepare(self, api: str, model: str, body: dict[str, Any], stream: bool,
+                      client_headers: Any, path_params: dict[str, str]) -> UpstreamRequest:
+        req = self.build(api, model, body, stream, client_headers, path_params)
+        req.headers.update(self.extra_headers)
+        req.headers.update(await self.auth_headers())
+        return req
+
+    async def close(self) -> None:
+        """Release anything the provider holds (token refreshers)."""
+
+
+def json_body(body: dict[str, Any]) -> bytes:
+    return orjson.dumps(body)
+
+
+ProviderFactory = Callable[[str, ProviderConfig], Provider]
+
+
+class ProviderRegistry:
+    """Provider types by name, as registered by plugins."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, ProviderFactory] = {}
+
+    def add(self, type_name: str, factory: ProviderFactory) -> None:
+        if type_name in self._types:
+            raise ValueError(f"provider type {type_name!r} registered twice")
+        self._types[type_name] = factory
+
+    def types(self) -> list[str]:
+        return sorted(self._types)
+
+    def create(self, name: str, config: ProviderConfig) -> Provider:
+        factory = self._types.get(config.type)
+        if factory is None:
+            raise ValueError(f"providers.{name}.type: unknown provider type {config.type!r} "
+                             f"(known: {', '.join(self.types())})")
+        return factory(name, config)

@@ -1,0 +1,40 @@
+"""Zero-config mode: a working gateway from the environment the official SDKs read.
+
+A provider is configured when its key or base-URL variable is set; each one
+becomes a wildcard endpoint ``<provider>/*`` so ``openai/gpt-4o-mini`` routes
+to model ``gpt-4o-mini`` of the ``openai`` provider.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proxy.config import Settings
+
+# (provider name, type, key variables, base-URL variable, default base URL)
+_PROVIDERS: tuple[tuple[str, str, tuple[str, ...], str, str], ...] = (
+    ("openai", "openai", ("OPENAI_API_KEY",), "OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    ("anthropic", "anthropic", ("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+    ("gemini", "gemini", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "GOOGLE_GEMINI_BASE_URL",
+     "https://generativelanguage.googleapis.com"),
+)
+
+
+
+def settings_from_env(env: dict[str, str]) -> Settings:
+    providers: dict[str, Any] = {}
+    endpoints: dict[str, Any] = {}
+    for name, type_, key_vars, url_var, default_url in _PROVIDERS:
+        key = next((env[v] for v in key_vars if env.get(v)), None)
+        base_url = env.get(url_var) or None
+        if key is None and base_url is None:
+            continue
+        providers[name] = {"type": type_, "base_url": base_url or default_url, "api_key": key}
+        endpoints[f"{name}/*"] = {"task": "any", "served_models": [
+            {"name": name, "provider": name, "model": "*"}]}
+    keys = [{"name": f"env-{i}", "key": k.strip(), "owner": "default"}
+            for i, k in enumerate(env.get("RELAYGATE_API_KEYS", "").split(","), 1) if k.strip()]
+    data: dict[str, Any] = {"providers": providers, "endpoints": endpoints, "keys": keys}
+    if env.get("RELAYGATE_LEDGER_PATH"):
+        data["storage"] = {"ledger": {"path": env["RELAYGATE_LEDGER_PATH"]}}
+    return Settings.model_validate(data).model_copy(update={"source": "environment (zero-config)"})
