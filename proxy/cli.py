@@ -8,6 +8,7 @@ import os
 import sys
 
 from proxy.config import ConfigError, Settings, load_settings
+from proxy.logs import configure_logging
 from proxy.zeroconf import settings_from_env
 
 log = logging.getLogger("relaygate")
@@ -61,12 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file without starting")
     check.add_argument("file")
     check.set_defaults(func=cmd_check_config)
+    from plugins.keystore.cli import add_commands as add_key_commands
+    from plugins.reports.cli import add_commands as add_usage_commands
+    from plugins.agents.agent_env import add_commands as add_agent_commands
+    add_key_commands(sub)
+    add_usage_commands(sub)
+    add_agent_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("RELAYGATE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -93,6 +93,10 @@ class RequestContext:
     path_params: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)   # for plugins: agent, session, reservations...
     response_headers: dict[str, str] = field(default_factory=dict)
+    #: provider attempts so far (proxy.upstream.Attempt), for retries, breakers and metrics
+    attempts: list[Any] = field(default_factory=list)
+    #: the first byte went to the client: no retry, no fallback, no error status any more
+    committed: bool = False
 
 
 @dataclass(slots=True)

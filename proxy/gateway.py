@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 import aiohttp
@@ -40,10 +41,30 @@ class Runtime:
         for prefix, wild in self.wildcards:
             if name.startswith(prefix) and len(name) > len(prefix):
                 return wild, name[len(prefix):]
-        raise UnknownEndpoint(f"endpoint {name!r} does not exist", param="model")
+        known = ", ".join(self.endpoint_names()[:20]) or "none"
+        raise UnknownEndpoint(
+            f"model {name!r} is not served by this gateway: no endpoint or alias has that name. An "
+            f"administrator can map it in the Relaygate config, e.g. aliases: {{\"{name}\": <endpoint>}} "
+            f"or a pattern such as \"{name.split('-')[0]}-*\" (endpoints: {known})", param="model")
 
     def endpoint_names(self) -> list[str]:
         return sorted(self.exact)
+
+    def resolve_name(self, name: str, surface: str = "") -> str:
+        """The endpoint a client's model *name* means: an endpoint of that name wins, else the
+        first matching alias (exact keys, then fnmatch patterns in config order)."""
+        if name in self.exact or any(name.startswith(p) and len(name) > len(p) for p, _ in self.wildcards):
+            return name
+        aliases = self.settings.aliases
+        ordered = ([aliases[name]] if name in aliases else []) + [
+            t for pattern, t in aliases.items() if pattern != name and fnmatchcase(name, pattern)]
+        for target in ordered:
+            if isinstance(target, str):
+                return target
+            chosen = target.get(surface) or target.get("*")
+            if chosen:
+                return chosen
+        return name
 
 
 class Gateway:

@@ -46,6 +46,7 @@ class Hooks:
         # Stages nobody implements cost nothing per request.
         self.has_validators = bool(self._h.relaygate_validate_request.get_hookimpls())
         self.has_admitters = bool(self._h.relaygate_admit_request.get_hookimpls())
+        self.has_response_transformers = bool(self._h.relaygate_transform_response.get_hookimpls())
 
     # -- start-up
     async def startup(self, gateway: Gateway) -> None:
@@ -78,6 +79,17 @@ class Hooks:
     async def admit_request(self, ctx: RequestContext, route: Route) -> None:
         if self.has_admitters:
             await _await_all(self._h.relaygate_admit_request(ctx=ctx, route=route))
+
+    async def transform_response(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Chain the transformers in call order; the final body, or None when none changed it."""
+        changed = None
+        for impl in reversed(self._h.relaygate_transform_response.get_hookimpls()):
+            r = impl.function(ctx=ctx, body=body if changed is None else changed)
+            if inspect.isawaitable(r):
+                r = await r
+            if r is not None:
+                changed = r
+        return changed
 
     async def record_usage(self, ctx: RequestContext, record: UsageRecord) -> None:
         try:

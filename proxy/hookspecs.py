@@ -22,7 +22,7 @@ implementation returns a value, None, or an awaitable, and
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from proxy import hookspec
 
@@ -105,6 +105,16 @@ def relaygate_admit_request(ctx: RequestContext, route: Route) -> Awaitable[None
     """Last check before the provider is called: rate limits, budgets,
     policies. Raise :class:`proxy.errors.LimitExceeded` (429) or another
     :class:`proxy.errors.ClientError` to refuse. **May be async.**"""
+
+
+@hookspec
+def relaygate_transform_response(ctx: RequestContext, body: dict[str, Any]) -> Awaitable[dict[str, Any] | None] | dict[str, Any] | None:
+    """A non-streaming answer is about to go to the client: *body* is the parsed
+    JSON in the client's format (after translation). Return a changed body (e.g.
+    PII masked), or None to leave it; raise a :class:`proxy.errors.ClientError`
+    to refuse it (e.g. a guardrail that blocks). Implementations run in call
+    order, each seeing the previous one's result. Only called when some plugin
+    implements it. **May be async.**"""
 
 
 @hookspec

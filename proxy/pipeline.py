@@ -27,6 +27,7 @@ from proxy.errors import (
     RequestRejected,
     UpstreamStatusError,
 )
+from proxy import resilience
 from proxy.upstream import forward
 
 if TYPE_CHECKING:
@@ -52,20 +53,29 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -
         await _read_body(ctx, sroute)
         resolved = sroute.resolve(ctx, gateway)
         ctx.api = gateway.apis.get(resolved.api)
-        ctx.endpoint_name, ctx.stream = resolved.endpoint, resolved.stream
-        endpoint, candidates = gateway.candidates(runtime, resolved.endpoint, ctx.api.id)
-        ctx.endpoint = endpoint
-        if not ctx.principal.may_call(endpoint.name):
+        ctx.endpoint_name = runtime.resolve_name(resolved.endpoint, ctx.surface)   # aliases
+        ctx.stream = resolved.stream
+        if ctx.endpoint_name != resolved.endpoint:
+            ctx.extra["requested_model"] = resolved.endpoint
+        # Scope before routing: a key learns nothing about an endpoint it may not call.
+        if not ctx.principal.may_call(runtime.find_endpoint(ctx.endpoint_name)[0].name):
             raise PermissionDenied(f"this key may not call endpoint {resolved.endpoint!r}", param="model")
+        endpoint, candidates = gateway.candidates(runtime, ctx.endpoint_name, ctx.api.id)
+        ctx.endpoint = endpoint
         if sroute.task and endpoint.task not in (sroute.task, "any"):
             raise RequestRejected(f"endpoint {resolved.endpoint!r} serves task {endpoint.task!r}, "
                                   f"not {sroute.task!r}", param="model")
         ctx.api.validate(ctx.body, strict=sroute.strict)    # type: ignore[arg-type]
         await hooks.validate_request(ctx)
-        route = hooks.select_route(ctx, candidates) or candidates[0]
+        breakers = resilience.of(gateway)
+        healthy = breakers.healthy(candidates)      # open circuits are out of rotation
+        if not healthy:
+            raise breakers.all_open_error(candidates)
+        route = hooks.select_route(ctx, healthy) or healthy[0]
         ctx.route = route
         await hooks.admit_request(ctx, route)
-        response = await forward(gateway, ctx, route)
+        # One attempt, or retries and fallbacks until one answers (never after the first byte).
+        response = await resilience.call(gateway, ctx, route, candidates, forward)
         ctx.status = ctx.status or response.status
         return response
     except UpstreamStatusError as err:
@@ -87,7 +97,9 @@ async def _read_body(ctx: RequestContext, sroute: SurfaceRoute) -> None:
     try:
         ctx.raw_body = await ctx.request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(f"request body is larger than the limit of {exc.max_size} bytes") from None
+        limit = ctx.gateway.settings.server.max_body_bytes     # aiohttp 3.14's exception has no max_size
+        raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes "
+                              "(server.max_body_bytes)") from None
     if not sroute.json_body:
         ctx.body = {}
         return
@@ -100,10 +112,19 @@ async def _read_body(ctx: RequestContext, sroute: SurfaceRoute) -> None:
     ctx.body = body
 
 
+#: gateway.state key of a list of ``(ctx, err) -> GatewayError`` functions plugins add to reshape
+#: refusals for the client (plugins/agents: statuses a coding agent stops on instead of retrying)
+ERROR_MAPPERS = "pipeline.error_mappers"
+
+
 def error_response(ctx: RequestContext, err: GatewayError) -> web.Response:
+    for remap in ctx.gateway.state.get(ERROR_MAPPERS, ()):
+        err = remap(ctx, err)
     ctx.status = err.status
     ctx.error_reason = getattr(err, "reason", err.type)
     headers = {"x-request-id": ctx.request_id, **err.headers}
+    if ctx.route is not None:
+        headers["x-relaygate-served-model"] = ctx.route.served.name
     return web.Response(status=err.status, body=orjson.dumps(ctx.api.error_body(err, ctx.request_id)),
                         content_type="application/json", headers=headers)
 
@@ -122,9 +143,10 @@ def _upstream_error(ctx: RequestContext, err: UpstreamStatusError) -> web.Respon
         status, body = route.translator.translate_error(err.status, err.body)
         ctx.status = status
         return web.Response(status=status, body=orjson.dumps(body), content_type="application/json",
-                            headers={"x-request-id": ctx.request_id})
+                            headers={"x-request-id": ctx.request_id,
+                                     "x-relaygate-served-model": route.served.name})
     ctx.status = err.status
-    headers = {"x-request-id": ctx.request_id}
+    headers = {"x-request-id": ctx.request_id, "x-relaygate-served-model": route.served.name}
     if "Retry-After" in err.upstream_headers:
         headers["Retry-After"] = err.upstream_headers["Retry-After"]
     return web.Response(status=err.status, body=err.body, headers=headers,

@@ -24,6 +24,8 @@ class UpstreamRequest:
     headers: dict[str, str]
     body: bytes
     stream: bool
+    #: the stream is a JSON array (Gemini without ``alt=sse``), not SSE
+    json_stream: bool = False
 
 
 @dataclass

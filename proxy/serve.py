@@ -1,8 +1,18 @@
 """Running the gateway: one process, or N pre-forked workers sharing the port.
 
-Graceful shutdown (SIGTERM/SIGINT): the listener closes, in-flight requests
-and streams get up to ``server.drain_timeout_seconds`` to finish, then the
-plugins flush (ledger) and the process exits 0.
+Graceful shutdown (SIGTERM/SIGINT): ``/readyz`` turns 503 at once; after
+``server.drain_delay_seconds`` (time for a load balancer to notice) the
+listener closes, in-flight requests and streams get up to
+``server.drain_timeout_seconds`` to finish, then the plugins flush (ledger)
+and the process exits 0.
+
+Hot reload: SIGHUP, or a change of the config file (polled every
+``server.reload_poll_seconds``), see :mod:`proxy.reload`.
+
+Workers: the master forks N processes that each bind the port with
+SO_REUSEPORT (the kernel spreads connections), forwards signals to them,
+replaces a worker that dies unexpectedly and marks dead workers in the
+Prometheus multiprocess directory so their live gauges disappear.
 """
 
 from __future__ import annotations
@@ -10,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
+import time
+from typing import Any
 
 from proxy.config import Settings
 
@@ -27,22 +40,56 @@ def _install_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def run_worker(settings: Settings, *, reuse_port: bool) -> None:
+def runner_options(settings: Settings) -> dict[str, Any]:
+    """aiohttp AppRunner arguments from the server settings (also used by the test harness)."""
+    s = settings.server
+    return {"handler_cancellation": True, "access_log": None, "shutdown_timeout": s.drain_timeout_seconds,
+            "max_line_size": s.max_line_size, "max_field_size": s.max_field_size}
+
+
+async def run_async(settings: Settings, config_path: str | None, *, reuse_port: bool) -> None:
     from aiohttp import web
 
+    from proxy import reload
     from proxy.app import GATEWAY, make_app
 
-    _install_uvloop()
-    app = make_app(settings)
-
-    async def mark_draining(app: web.Application) -> None:
-        app[GATEWAY].draining = True
-
-    app.on_shutdown.append(mark_draining)
     s = settings.server
-    web.run_app(app, host=s.host, port=s.port, reuse_port=reuse_port or None, access_log=None,
-                handler_cancellation=True, shutdown_timeout=s.drain_timeout_seconds,
-                print=lambda msg: log.info("%s (pid %d)", msg.strip(), os.getpid()))
+    app = make_app(settings)
+    gateway = app[GATEWAY]
+    runner = web.AppRunner(app, handle_signals=False, **runner_options(settings))
+    await runner.setup()
+    site = web.TCPSite(runner, s.host, s.port, reuse_port=reuse_port or None)
+    await site.start()
+    log.info("listening on http://%s:%d (pid %d)", s.host, s.port, os.getpid())
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    tasks: list[asyncio.Task[None]] = []
+    if config_path:
+        loop.add_signal_handler(signal.SIGHUP, lambda: tasks.append(
+            asyncio.create_task(reload.reload(gateway, config_path))))
+        if s.reload_poll_seconds:
+            tasks.append(asyncio.create_task(reload.watch(gateway, config_path, s.reload_poll_seconds)))
+    else:
+        loop.add_signal_handler(signal.SIGHUP, lambda: log.warning("SIGHUP ignored: no --config file to reload"))
+
+    await stop.wait()
+    gateway.draining = True                       # /readyz: 503 from now on
+    log.info("draining (pid %d): up to %gs for in-flight requests", os.getpid(), s.drain_timeout_seconds)
+    if s.drain_delay_seconds:
+        await asyncio.sleep(s.drain_delay_seconds)
+    for task in tasks:
+        task.cancel()
+    # Closes the listener, waits for handlers up to shutdown_timeout, then cleanup_ctx flushes the ledger.
+    await runner.cleanup()
+    log.info("stopped (pid %d)", os.getpid())
+
+
+def run_worker(settings: Settings, config_path: str | None = None, *, reuse_port: bool) -> None:
+    _install_uvloop()
+    asyncio.run(run_async(settings, config_path, reuse_port=reuse_port))
 
 
 def serve(settings: Settings, config_path: str | None = None) -> int:
@@ -52,34 +99,93 @@ def serve(settings: Settings, config_path: str | None = None) -> int:
     if not settings.keys:
         log.warning("no gateway keys configured: every request will get 401 (set RELAYGATE_API_KEYS)")
     if workers == 1:
-        run_worker(settings, reuse_port=False)
+        run_worker(settings, config_path, reuse_port=False)
         return 0
-    # Workers write metrics to files that /metrics merges (prometheus_client multiprocess mode).
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="relaygate-metrics-"))
-    children: list[int] = []
-    for _ in range(workers):
+    return _prefork(settings, config_path, workers)
+
+
+def _use_multiprocess_metrics() -> str | None:
+    """Point prometheus_client at a fresh shared directory; returns it if we created it."""
+    created = None
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = created = tempfile.mkdtemp(prefix="relaygate-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    else:
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):          # stale files of an earlier run would be merged in
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))
+    from prometheus_client import values
+    values.ValueClass = values.get_value_class()   # in case prometheus_client was imported already
+    return created
+
+
+def _prefork(settings: Settings, config_path: str | None, workers: int) -> int:
+    from prometheus_client import multiprocess
+
+    created = _use_multiprocess_metrics()
+    children: set[int] = set()
+    stopping = False
+
+    def spawn() -> None:
         pid = os.fork()
         if pid == 0:
+            code = 0
             try:
-                run_worker(settings, reuse_port=True)
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                    signal.signal(sig, signal.SIG_DFL)
+                run_worker(settings, config_path, reuse_port=True)
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
+                code = 1
             finally:
-                os._exit(0)
-        children.append(pid)
+                logging.shutdown()
+                os._exit(code)
+        children.add(pid)
 
     def forward(signum: int, _frame: object) -> None:
-        for child in children:
+        nonlocal stopping
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            stopping = True
+        for child in list(children):
             try:
                 os.kill(child, signum)
             except ProcessLookupError:
                 pass
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    for _ in range(workers):
+        spawn()
     status = 0
-    for child in children:
-        _, code = os.waitpid(child, 0)
-        status = status or os.waitstatus_to_exitcode(code)
-    return 0 if status in (0, -signal.SIGTERM, -signal.SIGINT) else 1
+    restarts: list[float] = []
+    while children:
+        try:
+            pid, code = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
+            continue
+        if pid not in children:
+            continue
+        children.discard(pid)
+        multiprocess.mark_process_dead(pid)
+        exit_code = os.waitstatus_to_exitcode(code)
+        if exit_code not in (0, -signal.SIGTERM, -signal.SIGINT):
+            status = 1
+        if not stopping:
+            # A worker died on its own: replace it, but do not spin on a crash loop.
+            now = time.monotonic()
+            restarts = [t for t in restarts if now - t < 60] + [now]
+            log.error("worker %d exited (%d); %s", pid, exit_code,
+                      "restarting it" if len(restarts) <= 5 else "too many restarts, giving up")
+            if len(restarts) <= 5:
+                spawn()
+                status = 0
+    if created:
+        shutil.rmtree(created, ignore_errors=True)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

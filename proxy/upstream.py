@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,8 +17,10 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from proxy.apis import StreamFilter
+from proxy.apis import StreamFilter, StreamMeter
 from proxy.context import Route, Usage, UsageRecord
+from proxy.hygiene import check_upstream_url, scrub_client_credentials, strip_hop_by_hop
+from proxy import translation
 from proxy.providers import UpstreamRequest
 from proxy.errors import (
     GatewayError,
@@ -80,6 +82,7 @@ class Attempt:
     """What one provider call produced, filled in as it goes; becomes a ledger row."""
 
     number: int
+    route: Route
     t0: float = field(default_factory=time.perf_counter)
     status: int = 0
     ttft: float | None = None
@@ -133,12 +136,16 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
     body = ctx.body
     stream_filter = None
     if route.translator is not None:
-        body = route.translator.translate_request(body, model=route.upstream_model)
+        body = translation.translate_request(ctx, route, body)
     else:
         body, stream_filter = ctx.api.upstream_body(body, ctx.stream)
     ureq = await route.provider.prepare(route.provider_api, route.upstream_model, body, ctx.stream,
                                         ctx.request.headers, ctx.path_params)
-    att = Attempt(attempt)
+    ureq.headers = strip_hop_by_hop(ureq.headers)
+    scrub_client_credentials(ureq, ctx.request)
+    check_upstream_url(route.provider, ureq.url)
+    att = Attempt(attempt, route)
+    ctx.attempts.append(att)
     try:
         upstream = await _open(gateway, route, ureq)
         att.status = upstream.status
@@ -146,10 +153,11 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
         watchdog = Watchdog(t.idle_seconds, t.total_seconds, lambda _why: upstream.close())
         try:
             if upstream.status >= 400:
-                data = await upstream.read()
+                data = await _read_limited(upstream, 1 << 20, route.provider.name)
                 raise UpstreamStatusError(upstream.status, data, upstream.content_type, dict(upstream.headers))
-            if ctx.stream and upstream.content_type != "application/json":
-                return await _relay_stream(gateway, ctx, route, upstream, watchdog, att, stream_filter)
+            if ctx.stream and (upstream.content_type != "application/json" or ureq.json_stream):
+                return await _relay_stream(gateway, ctx, route, upstream, watchdog, att, stream_filter,
+                                           json_stream=ureq.json_stream)
             return await _relay_body(gateway, ctx, route, upstream, att)
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError):
             if watchdog.fired:
@@ -171,36 +179,68 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
         await gateway.hooks.record_usage(ctx, make_record(ctx, route, att))
 
 
+async def _read_limited(upstream: aiohttp.ClientResponse, limit: int, name: str) -> bytes:
+    """The whole body, or UpstreamProtocolError once it exceeds *limit* bytes (never buffer unbounded)."""
+    too_big = UpstreamProtocolError(f"provider {name!r} sent a response larger than the gateway's limit "
+                                    f"of {limit} bytes (server.max_response_bytes)")
+    if (upstream.content_length or 0) > limit:
+        raise too_big
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in upstream.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 async def _relay_body(gateway: Gateway, ctx: RequestContext, route: Route,
                       upstream: aiohttp.ClientResponse, att: Attempt) -> web.Response:
-    data = await upstream.read()
+    data = await _read_limited(upstream, gateway.settings.server.max_response_bytes, route.provider.name)
     att.ttft = time.perf_counter() - ctx.started
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
         raise UpstreamProtocolError(f"provider {route.provider.name!r} sent a malformed JSON body") from None
     att.usage = gateway.apis.get(route.provider_api).usage_from_body(parsed)
+    client_body = None
     if route.translator is not None:
-        data = orjson.dumps(route.translator.translate_response(parsed, model=ctx.endpoint_name))
+        client_body = translation.translate_response(ctx, route, parsed)
+        data = orjson.dumps(client_body)
+    if gateway.hooks.has_response_transformers:     # guardrails on output: mask, or refuse (raises)
+        changed = await gateway.hooks.transform_response(ctx, parsed if client_body is None else client_body)
+        if changed is not None:
+            data = orjson.dumps(changed)
+    if (capture := ctx.extra.get(CAPTURE)) is not None:
+        capture(data)
     return web.Response(body=data, status=upstream.status, content_type="application/json",
                         headers=response_headers(ctx, route))
 
 
 async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, upstream: aiohttp.ClientResponse,
-                        watchdog: Watchdog, att: Attempt, stream_filter: StreamFilter | None) -> web.StreamResponse:
+                        watchdog: Watchdog, att: Attempt, stream_filter: StreamFilter | None,
+                        json_stream: bool = False) -> web.StreamResponse:
     """Pass the provider's stream through chunk by chunk, metering usage on the way.
 
     A provider failure after the first byte cannot become an HTTP status any
-    more: the client gets a final error event in its own format instead.
+    more: the client gets a final error event in its own format instead
+    (*json_stream*: a JSON array, Gemini's default stream, gets a last element).
     """
     meter = gateway.apis.get(route.provider_api).meter_class()
-    translator = route.translator.StreamTranslator(model=ctx.endpoint_name) if route.translator else None
-    out = web.StreamResponse(status=200, headers={**_SSE_HEADERS, **response_headers(ctx, route)})
+    translator = translation.stream_translator(ctx, route) if route.translator else None
+    headers = {**_SSE_HEADERS, **response_headers(ctx, route)}
+    if json_stream:
+        headers["Content-Type"] = "application/json; charset=utf-8"
+    out = web.StreamResponse(status=200, headers=headers)
     counts = gateway.in_flight_streams
     counts[ctx.surface] = counts.get(ctx.surface, 0) + 1
     try:
+        ctx.committed = True                 # from here on, no retry and no fallback
         await out.prepare(ctx.request)
         write, kick, feed = out.write, watchdog.kick, meter.feed
+        if (capture := ctx.extra.get(CAPTURE)) is not None:
+            write = _tee(write, capture)
         try:
             async for chunk in upstream.content.iter_any():
                 if att.ttft is None:
@@ -230,9 +270,53 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
             else:
                 err = UpstreamProtocolError(f"provider {route.provider.name!r} broke the stream")
             att.error, att.status = err.reason, err.status
-            await write(ctx.api.stream_error_event(err, ctx.request_id))
+            if json_stream:      # close the array with the error as its last element
+                await write((b"," if att.ttft is not None else b"[")
+                            + orjson.dumps(ctx.api.error_body(err, ctx.request_id)) + b"]")
+            else:
+                await write(ctx.api.stream_error_event(err, ctx.request_id))
         await out.write_eof()
         return out
+    except (ConnectionResetError, asyncio.CancelledError):
+        # The client left mid-stream. By default the provider call is closed at once (it stops
+        # generating); timeouts.disconnect_drain_seconds reads on (within a cap) for its usage.
+        if route.endpoint.timeouts.disconnect_drain_seconds:
+            await _drain_for_usage(upstream, meter, translator, route.endpoint.timeouts.disconnect_drain_seconds)
+        raise
     finally:
         counts[ctx.surface] -= 1
         att.usage = translator.usage if translator is not None else meter.usage
+        if not att.usage.input_tokens:      # no usage event arrived: bill the prompt by estimate at least
+            att.usage.input_tokens = ctx.api.estimate_input_tokens(ctx.body or {}, ctx.raw_body)
+
+
+#: ctx.extra key of a ``(bytes) -> None`` callable that gets a copy of what the client is sent
+#: (payload logging sets it for sampled requests; it keeps what fits its cap)
+CAPTURE = "capture_response"
+
+
+def _tee(write: Callable[[bytes], Awaitable[None]], capture: Callable[[bytes], None]) -> Callable[[bytes], Awaitable[None]]:
+    async def tee(chunk: bytes) -> None:
+        capture(chunk)
+        await write(chunk)
+    return tee
+
+
+#: how much of an abandoned stream is still read for its usage
+DRAIN_BYTES = 8 << 20
+
+
+async def _drain_for_usage(upstream: aiohttp.ClientResponse, meter: StreamMeter, translator: object,
+                           seconds: float) -> None:
+    size = 0
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in upstream.content.iter_any():
+                meter.feed(chunk)
+                if translator is not None:
+                    translator.feed(chunk)            # type: ignore[attr-defined]
+                size += len(chunk)
+                if size > DRAIN_BYTES:
+                    break
+    except (aiohttp.ClientError, asyncio.TimeoutError, asyncio.CancelledError):
+        pass                                          # usage stays what was seen so far

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from plugins.apis.chat_content import validate_content_parts
 from plugins.apis.checks import boolean, int_at_least, is_int, number_in, object_field, one_of, stop_sequences
 from plugins.apis.openai_errors import openai_error_body
 from proxy import hookimpl
@@ -113,6 +114,8 @@ def _messages(messages: Any, strict: bool) -> None:
         elif not isinstance(content, (str, list)):
             raise RequestRejected(f"'{where}.content' must be a string or a list of content parts",
                                   param=f"{where}.content")
+        elif isinstance(content, list):
+            validate_content_parts(content, f"{where}.content")
         if strict and role == "system" and i != 0:
             raise RequestRejected(f"'{where}': a system message is only allowed once, as the first message",
                                   param=f"{where}.role")

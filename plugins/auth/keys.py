@@ -76,6 +76,8 @@ class KeyTable:
 def relaygate_config_loaded(gateway: Gateway) -> None:
     entries: dict[str, Principal] = {}
     for k in gateway.settings.keys:
+        if k.disabled:              # kill switch; plugins/agents refuses it with a clear message
+            continue
         d = k.key_sha256.lower() if k.key_sha256 else digest(k.key.get_secret_value())  # type: ignore[union-attr]
         entries[d] = Principal(key_id=k.name, owner=k.owner or k.name, team=k.team,
                                endpoints=frozenset(k.endpoints) if k.endpoints is not None else None,

@@ -1,8 +1,16 @@
 """The usage ledger: one row per provider attempt, written in batches off the request path.
 
 ``record_usage`` only appends a tuple to a list. A background task writes
-the list every ``flush_interval_seconds`` (or sooner when it fills); a failed
-write keeps the rows and retries. Shutdown flushes everything.
+the list every ``flush_interval_seconds`` (or sooner when it fills). A row is
+never dropped: a batch the store refuses (PostgreSQL down, timeout) goes to a
+local fsync'd spool (:mod:`plugins.metering.spool`) and the writer pauses the
+store for ``spool_retry_seconds``, spooling directly meanwhile; afterwards it
+ships the spool back, idempotently by (request_id, attempt). Too many rows in
+memory also spill. Shutdown flushes to the store, or else to the spool.
+
+The same writer class carries sampled payloads (``payloads`` table) for
+:mod:`plugins.payloads.logging`: its items are callables that render the row
+at flush time, so redaction runs off the request path.
 """
 
 from __future__ import annotations
@@ -10,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from plugins.health import CHECKS
+from plugins.metering.spool import Spool, load
 from plugins.metering.sqlite_store import SqliteStore
 from proxy import hookimpl
 
@@ -22,12 +32,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("relaygate.ledger")
 STATE = "plugins.metering.ledger"
+PAYLOAD_STATE = "plugins.metering.ledger.payloads"
+RETENTION_INTERVAL = 3600.0           # seconds between retention deletes
+
+Rows = list[tuple[Any, ...]]
 
 
 class Store(Protocol):
     async def open(self) -> None: ...
-    async def write(self, rows: list[tuple[Any, ...]]) -> None: ...
+    async def write(self, rows: Rows) -> None: ...
+    async def write_payloads(self, rows: Rows) -> None: ...
     async def ping(self) -> bool: ...
+    async def delete_before(self, ts: float) -> int: ...
     async def close(self) -> None: ...
 
 
@@ -42,85 +58,200 @@ def row_of(r: UsageRecord) -> tuple[Any, ...]:
     )
 
 
+def _render(item: Any) -> tuple[Any, ...]:
+    return item() if callable(item) else item   # type: ignore[no-any-return]
+
+
 class LedgerWriter:
-    def __init__(self, store: Store, flush_interval: float, batch_size: int) -> None:
+    def __init__(self, store: Store, flush_interval: float, batch_size: int, *,
+                 write: Callable[[Rows], Awaitable[None]] | None = None, spool: Spool | None = None,
+                 max_pending: int = 100_000, retry_seconds: float = 5.0, write_timeout: float = 10.0,
+                 name: str = "ledger") -> None:
         self.store = store
         self.flush_interval = flush_interval
         self.batch_size = batch_size
-        self.pending: list[tuple[Any, ...]] = []
+        self.write = write or store.write
+        self.spool = spool
+        self.max_pending = max_pending
+        self.retry_seconds = retry_seconds
+        self.write_timeout = write_timeout
+        self.name = name
+        self.pending: list[Any] = []
         self.oldest: float | None = None          # monotonic time of the oldest pending row
         self.written = 0
         self.write_errors = 0
+        self.store_down_until = 0.0               # monotonic; until then batches go straight to the spool
+        self.spool_backlog = spool is not None    # the spool may hold rows (a crash, a previous run)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
-    def add(self, row: tuple[Any, ...]) -> None:
+    def add(self, row: Any) -> None:
         if not self.pending:
             self.oldest = time.monotonic()
         self.pending.append(row)
         if len(self.pending) >= self.batch_size:
             self._wake.set()
+        if len(self.pending) > self.max_pending and self.spool is not None:
+            # Bound memory while the store is slow or down (rare: a blocking fsync is acceptable here).
+            batch, self.pending[:] = self.pending[:], []
+            self.oldest = None
+            self.spool.append([_render(x) for x in batch])
+            self.spool_backlog = True
 
     def lag_seconds(self) -> float:
         return time.monotonic() - self.oldest if self.oldest is not None and self.pending else 0.0
 
-    async def start(self) -> None:
-        await self.store.open()
-        self._task = asyncio.create_task(self._run(), name="relaygate-ledger")
+    @property
+    def store_available(self) -> bool:
+        return time.monotonic() >= self.store_down_until
+
+    async def start(self, open_store: bool = True) -> None:
+        if open_store:
+            await self.store.open()
+        self._task = asyncio.create_task(self._run(), name=f"relaygate-{self.name}")
 
     async def _run(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+                if self.spool_backlog and self.store_available:
+                    await self.ship_spool()
+            except Exception:               # never let the writer die; rows are in the spool or pending
+                log.exception("%s: shipping the spool failed", self.name)
+            wait = min(self.flush_interval, self.retry_seconds) if self.spool_backlog else self.flush_interval
+            try:
+                await asyncio.wait_for(self._wake.wait(), wait)
             except TimeoutError:
                 pass
             self._wake.clear()
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("%s writer iteration failed", self.name)
 
-    async def flush(self) -> None:
+    async def _write(self, rows: Rows) -> bool:
+        try:
+            async with asyncio.timeout(self.write_timeout):
+                await self.write(rows)
+            return True
+        except Exception as exc:
+            self.write_errors += 1
+            self.store_down_until = time.monotonic() + self.retry_seconds
+            log.warning("%s write of %d rows failed (%s); %s", self.name, len(rows), type(exc).__name__,
+                        "spooling them" if self.spool is not None else "keeping them for the next try")
+            return False
+
+    async def flush(self, *, force_try: bool = False) -> None:
+        """Write every pending row: to the store when it is up, else to the spool."""
         async with self._lock:
             while self.pending:
                 batch = self.pending[:self.batch_size]
-                try:
-                    await self.store.write(batch)
-                except Exception:
-                    self.write_errors += 1
-                    log.exception("ledger write of %d rows failed; keeping them for the next try", len(batch))
-                    return
-                del self.pending[:len(batch)]
-                self.written += len(batch)
+                del self.pending[:len(batch)]         # owned by this flush now: add() may spill the rest
                 self.oldest = time.monotonic() if self.pending else None
+                rows = [_render(x) for x in batch]
+                if (force_try or self.store_available or self.spool is None) and await self._write(rows):
+                    self.written += len(rows)
+                    continue
+                if self.spool is None:
+                    self.pending[:0] = rows
+                    self.oldest = time.monotonic()
+                    return
+                await asyncio.to_thread(self.spool.append, rows)
+                self.spool_backlog = True
+                force_try = False
 
-    async def stop(self) -> None:
+    async def ship_spool(self) -> int:
+        """Send spooled batches (any worker's) to the store; stop at the first failure."""
+        assert self.spool is not None
+        shipped = 0
+        async with self._lock:
+            for path in await asyncio.to_thread(self.spool.files):
+                rows = await asyncio.to_thread(load, path)
+                for i in range(0, len(rows), self.batch_size):
+                    if not await self._write(rows[i:i + self.batch_size]):
+                        return shipped
+                self.spool.done(path, len(rows))
+                shipped += len(rows)
+                self.written += len(rows)
+            self.spool_backlog = False
+        if shipped:
+            log.info("%s: shipped %d spooled rows", self.name, shipped)
+        return shipped
+
+    async def stop(self, close_store: bool = True) -> None:
         if self._task is not None:
             self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        await self.flush()
+        await self.flush(force_try=True)
+        if self.spool is not None and self.store_available:
+            await self.ship_spool()
         if self.pending:
-            log.error("ledger: %d rows could not be written at shutdown", len(self.pending))
-        await self.store.close()
+            log.error("%s: %d rows could not be written at shutdown", self.name, len(self.pending))
+        if close_store:
+            await self.store.close()
 
 
 def make_store(gateway: Gateway) -> Store:
     cfg = gateway.settings.storage.ledger
+    if cfg.backend == "postgres":
+        from plugins.metering.postgres_store import PostgresStore
+        assert cfg.postgres_dsn is not None
+        return PostgresStore(cfg.postgres_dsn.get_secret_value(), cfg.postgres_schema,
+                             command_timeout=cfg.write_timeout_seconds)
     return SqliteStore(cfg.path)
+
+
+async def apply_retention(gateway: Gateway) -> int:
+    """Delete ledger and payload rows older than ``retention_days``; returns ledger rows deleted."""
+    writer: LedgerWriter | None = gateway.state.get(STATE)
+    days = gateway.settings.storage.ledger.retention_days
+    if writer is None or days is None:
+        return 0
+    deleted = await writer.store.delete_before(time.time() - days * 86400)
+    if deleted:
+        log.info("ledger retention: deleted %d rows older than %d days", deleted, days)
+    return deleted
+
+
+async def _retention_loop(gateway: Gateway) -> None:
+    while True:
+        try:
+            await apply_retention(gateway)
+        except Exception as exc:            # the store may be down; try again next time
+            log.warning("ledger retention failed: %s", type(exc).__name__)
+        await asyncio.sleep(RETENTION_INTERVAL)
 
 
 @hookimpl
 async def relaygate_startup(gateway: Gateway) -> None:
     cfg = gateway.settings.storage.ledger
-    writer = LedgerWriter(make_store(gateway), cfg.flush_interval_seconds, cfg.batch_size)
+    store = make_store(gateway)
+    spool_dir = cfg.spool_dir or cfg.path + ".spool"
+    opts = dict(max_pending=cfg.max_pending_rows, retry_seconds=cfg.spool_retry_seconds,
+                write_timeout=cfg.write_timeout_seconds)
+    writer = LedgerWriter(store, cfg.flush_interval_seconds, cfg.batch_size,
+                          spool=Spool(spool_dir, "ledger"), **opts)   # type: ignore[arg-type]
+    payloads = LedgerWriter(store, cfg.flush_interval_seconds, cfg.batch_size, write=store.write_payloads,
+                            spool=Spool(spool_dir, "payloads"), name="payloads", **opts)  # type: ignore[arg-type]
     await writer.start()
+    await payloads.start(open_store=False)
     gateway.state[STATE] = writer
+    gateway.state[PAYLOAD_STATE] = payloads
+    gateway.state[STATE + ".retention"] = asyncio.create_task(_retention_loop(gateway))
     gateway.state.setdefault(CHECKS, {})["ledger"] = writer.store.ping
 
 
 @hookimpl
 async def relaygate_shutdown(gateway: Gateway) -> None:
+    task: asyncio.Task[None] | None = gateway.state.pop(STATE + ".retention", None)
+    if task is not None:
+        task.cancel()
+    payloads: LedgerWriter | None = gateway.state.get(PAYLOAD_STATE)
+    if payloads is not None:
+        await payloads.stop(close_store=False)
     writer: LedgerWriter | None = gateway.state.get(STATE)
     if writer is not None:
         await writer.stop()

@@ -15,6 +15,12 @@ COLUMNS = (
     "total_tokens", "latency_ms", "ttft_ms", "upstream_ms", "cost_usd", "agent", "session_id",
 )
 
+#: payload logging (plugins/payloads): one row per provider attempt whose bodies were sampled
+PAYLOAD_COLUMNS = (
+    "request_id", "attempt", "ts", "endpoint", "key_id", "stream",
+    "request_body", "response_body", "request_truncated", "response_truncated",
+)
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
     request_id TEXT NOT NULL,
@@ -50,13 +56,32 @@ CREATE INDEX IF NOT EXISTS ledger_ts ON ledger (ts);
 CREATE INDEX IF NOT EXISTS ledger_key_ts ON ledger (key_id, ts);
 CREATE INDEX IF NOT EXISTS ledger_owner_ts ON ledger (owner, ts);
 CREATE INDEX IF NOT EXISTS ledger_endpoint_ts ON ledger (endpoint, ts);
+CREATE TABLE IF NOT EXISTS payloads (
+    request_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    endpoint TEXT NOT NULL,
+    key_id TEXT NOT NULL DEFAULT '',
+    stream INTEGER NOT NULL,
+    request_body TEXT NOT NULL,
+    response_body TEXT NOT NULL,
+    request_truncated INTEGER NOT NULL DEFAULT 0,
+    response_truncated INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (request_id, attempt)
+);
+CREATE INDEX IF NOT EXISTS payloads_ts ON payloads (ts);
 """
 
 _INSERT = (f"INSERT OR IGNORE INTO ledger ({', '.join(COLUMNS)}) "
            f"VALUES ({', '.join('?' for _ in COLUMNS)})")
 
+_INSERT_PAYLOAD = (f"INSERT OR IGNORE INTO payloads ({', '.join(PAYLOAD_COLUMNS)}) "
+                   f"VALUES ({', '.join('?' for _ in PAYLOAD_COLUMNS)})")
+
 
 class SqliteStore:
+    dialect = "sqlite"
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
@@ -65,15 +90,21 @@ class SqliteStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._db = await aiosqlite.connect(self.path)
+        # busy_timeout first: workers opening the same file at once contend for the WAL switch and schema.
+        await self._db.execute("PRAGMA busy_timeout=5000")   # several workers share one file
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.execute("PRAGMA busy_timeout=5000")   # several workers share one file
         await self._db.executescript(SCHEMA)
         await self._db.commit()
 
     async def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
         assert self._db is not None
         await self._db.executemany(_INSERT, rows)
+        await self._db.commit()
+
+    async def write_payloads(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        assert self._db is not None
+        await self._db.executemany(_INSERT_PAYLOAD, rows)
         await self._db.commit()
 
     async def ping(self) -> bool:
@@ -91,6 +122,7 @@ class SqliteStore:
     async def delete_before(self, ts: float) -> int:
         assert self._db is not None
         cur = await self._db.execute("DELETE FROM ledger WHERE ts < ?", (ts,))
+        await self._db.execute("DELETE FROM payloads WHERE ts < ?", (ts,))
         await self._db.commit()
         return cur.rowcount
 

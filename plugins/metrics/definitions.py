@@ -57,11 +57,17 @@ class Metrics:
             "relaygate_rate_limited_requests", "Requests refused by a rate limit or budget.",
             ("surface", "endpoint", "limit"), registry=registry)
         self.retries = Counter(
-            "relaygate_retries", "Provider call retries and fallbacks, by reason.",
+            "relaygate_retries", "Provider call retries and fallbacks, by the failed served model and reason.",
             (*MODEL_LABELS, "reason"), registry=registry)
+        self.fallbacks = Counter(
+            "relaygate_fallbacks", "Requests moved from a failed served model to the next in the fallback order.",
+            (*MODEL_LABELS, "reason"), registry=registry)
+        self.retry_budget_exhausted = Counter(
+            "relaygate_retry_budget_exhausted", "Retries not made because the global retry budget was spent.",
+            ("endpoint",), registry=registry)
         self.circuit_state = Gauge(
             "relaygate_circuit_state", "Circuit breaker state per served model: 0 closed, 1 half-open, 2 open.",
-            ("served_model", "provider"), registry=registry, multiprocess_mode="max")
+            ("endpoint", "served_model", "provider"), registry=registry, multiprocess_mode="livemax")
         self.dropped_params = Counter(
             "relaygate_dropped_parameters", "Request parameters dropped because the target cannot express them.",
             ("endpoint", "parameter"), registry=registry)
@@ -70,7 +76,7 @@ class Metrics:
             registry=registry, multiprocess_mode="livesum")
         self.ledger_lag = Gauge(
             "relaygate_ledger_lag_seconds", "Age of the oldest ledger row not yet written.",
-            registry=registry, multiprocess_mode="max")
+            registry=registry, multiprocess_mode="livemax")
         self.ledger_write_errors = Counter(
             "relaygate_ledger_write_errors", "Failed ledger batch writes (rows are kept and retried).",
             registry=registry)

@@ -7,6 +7,7 @@ costs a few dict lookups and observations. Gauges of current state
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from plugins.metrics.definitions import Metrics
-from proxy import hookimpl
+from proxy import hookimpl, resilience
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext, UsageRecord
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from proxy.surfaces import RouteTable
 
 STATE = "plugins.metrics.prometheus"
+#: proxy.reload calls each listener(result) with "success" or "failure"
+RELOAD_LISTENERS = "proxy.reload.listeners"
 _TOKEN_KINDS = ("input", "output", "cached_input", "cache_creation", "reasoning")
 
 
@@ -98,9 +101,44 @@ def refresh_gauges(gateway: Gateway, m: Metrics) -> None:
         m.ledger_lag.set(writer.lag_seconds())
 
 
+def _multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+async def _refresh_forever(gateway: Gateway, m: Metrics) -> None:
+    # With workers a scrape reaches one process: each keeps its own gauge file fresh.
+    while True:
+        refresh_gauges(gateway, m)
+        await asyncio.sleep(0.5)
+
+
+def watch_events(gateway: Gateway, m: Metrics) -> None:
+    """Count config reloads and circuit transitions the moment they happen."""
+    def circuit(endpoint: str, served: str, provider: str, state: int) -> None:
+        m.circuit_state.labels(endpoint, served, provider).set(state)
+
+    resilience.of(gateway).listeners.append(circuit)
+    gateway.state.setdefault(RELOAD_LISTENERS, []).append(lambda result: m.config_reloads.labels(result).inc())
+
+
+@hookimpl
+async def relaygate_startup(gateway: Gateway) -> None:
+    if _multiprocess():
+        task = asyncio.create_task(_refresh_forever(gateway, gateway.state[STATE].m), name="relaygate-gauges")
+        gateway.state[STATE + ".task"] = task
+
+
+@hookimpl
+async def relaygate_shutdown(gateway: Gateway) -> None:
+    task = gateway.state.pop(STATE + ".task", None)
+    if task is not None:
+        task.cancel()
+
+
 @hookimpl
 def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
     rm = setup(gateway)
+    watch_events(gateway, rm.m)
 
     async def metrics(request: web.Request) -> web.Response:
         refresh_gauges(gateway, rm.m)
@@ -123,3 +161,16 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
     endpoint = ctx.endpoint.name if ctx.endpoint else ""
     rm.request_done(ctx.surface, endpoint, route.served.name if route else "", route.provider.name if route else "",
                     ctx.status, time.perf_counter() - ctx.started)
+    if len(ctx.attempts) > 1:
+        count_retries(rm.m, endpoint, ctx.attempts)
+    if ctx.extra.get("retry_budget_exhausted"):
+        rm.m.retry_budget_exhausted.labels(endpoint).inc()
+
+
+def count_retries(m: Metrics, endpoint: str, attempts: list[Any]) -> None:
+    """Each attempt after the first is a retry of the previous one; a new served model is a fallback."""
+    for prev, cur in zip(attempts, attempts[1:]):
+        labels = (endpoint, prev.route.served.name, prev.route.provider.name, prev.error or "error")
+        m.retries.labels(*labels).inc()
+        if cur.route.served.name != prev.route.served.name:
+            m.fallbacks.labels(*labels).inc()

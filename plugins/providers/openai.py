@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from plugins.apis.reference_params import strip_reference_params
 from proxy import hookimpl
 from proxy.config import ProviderConfig
 from proxy.providers import Provider, ProviderRegistry, UpstreamRequest, json_body
@@ -38,6 +39,7 @@ class OpenAIProvider(Provider):
 
     def build(self, api: str, model: str, body: dict[str, Any], stream: bool,
               client_headers: Any, path_params: dict[str, str]) -> UpstreamRequest:
+        body = strip_reference_params(api, body, self)
         return UpstreamRequest("POST", self.url(api, model), {"Content-Type": "application/json"},
                                json_body({**body, "model": model}), stream)
 

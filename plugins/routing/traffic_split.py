@@ -1,4 +1,7 @@
-"""Default routing: pick a served model by its traffic percentage (A/B tests)."""
+"""Default routing: pick a served model by its traffic percentage (A/B tests).
+
+The pipeline passes only served models whose circuit is not open.
+"""
 
 from __future__ import annotations
 
@@ -25,4 +28,9 @@ def pick(candidates: list[Route], rnd: float) -> Route:
 def relaygate_select_route(ctx: RequestContext, candidates: list[Route]) -> Route | None:
     if len(candidates) == 1:
         return candidates[0]
-    return pick(candidates, random.random() * 100)
+    # Candidates are the healthy served models: split among them in proportion to their shares.
+    total = sum(r.served.traffic_percentage for r in candidates)
+    if total <= 0:                      # only 0% (fallback-only) models are left: take them in fallback order
+        order = {name: i for i, name in enumerate(candidates[0].endpoint.fallbacks)}
+        return min(candidates, key=lambda r: order.get(r.served.name, len(order)))
+    return pick(candidates, random.random() * total)

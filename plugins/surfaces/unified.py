@@ -1,20 +1,27 @@
 """The unified, OpenAI-compatible surface: one API for every provider.
 
 Served under ``/mlflow/v1``, ``/v1`` and ``/serving-endpoints`` so a stock
-OpenAI client works with any of those base URLs. ``model`` names the
-gateway endpoint.
+OpenAI client works with any of those base URLs: chat completions,
+completions and embeddings. ``model`` names the gateway endpoint, except on
+``POST /serving-endpoints/{name}/invocations``, where the path names it and
+the endpoint's task picks the format.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
 from proxy import hookimpl
-from proxy.errors import GatewayError
+from proxy.errors import GatewayError, RequestRejected
 from proxy.gateway import Gateway
 from proxy.pipeline import error_response, new_context, require_principal
-from proxy.surfaces import RouteTable, SurfaceRoute
+from proxy.surfaces import Resolved, RouteTable, SurfaceRoute
+
+if TYPE_CHECKING:
+    from proxy.context import RequestContext
 
 PREFIXES = ("/mlflow/v1", "/v1", "/serving-endpoints")
 SURFACE = "unified"
@@ -40,8 +47,46 @@ def models_handler(gateway: Gateway, api_id: str, surface: str):  # type: ignore
     return handler
 
 
+#: endpoint task -> (wire API, the body field that marks its shape)
+TASK_APIS = {"chat": ("openai.chat", "messages"), "completions": ("openai.completions", "prompt"),
+             "embeddings": ("openai.embeddings", "input")}
+
+
+def task_of_body(body: dict[str, Any]) -> str | None:
+    """Infer the task from the body's shape: messages, prompt or input."""
+    found = [task for task, (_, marker) in TASK_APIS.items() if marker in body]
+    return found[0] if len(found) == 1 else None
+
+
+def resolve_invocation(ctx: RequestContext, gateway: Gateway) -> Resolved:
+    """``/serving-endpoints/{name}/invocations``: the endpoint is in the path and
+    its configured task decides the wire API ("any": the body's shape does)."""
+    name = ctx.path_params["name"]
+    endpoint, _ = gateway.runtime.find_endpoint(name)
+    body = ctx.body or {}
+    shape = task_of_body(body)
+    task = shape if endpoint.task == "any" else endpoint.task
+    if task is None:
+        raise RequestRejected("cannot tell the task from the body: give exactly one of 'messages' (chat), "
+                              "'prompt' (completions) or 'input' (embeddings)", param="messages")
+    api_id, marker = TASK_APIS[task]
+    if shape != task:
+        raise RequestRejected(f"endpoint {name!r} serves task {task!r}: the body needs {marker!r}"
+                              + (f", not the {TASK_APIS[shape][1]!r} of a {shape} request" if shape else ""),
+                              param=marker)
+    api = gateway.apis.get(api_id)
+    return Resolved(api_id, name, api.is_stream(body))
+
+
 @hookimpl
 def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
     for prefix in PREFIXES:
         routes.surface(SurfaceRoute("POST", f"{prefix}/chat/completions", "openai.chat", SURFACE, task="chat"))
+        routes.surface(SurfaceRoute("POST", f"{prefix}/completions", "openai.completions", SURFACE,
+                                    task="completions"))
+        routes.surface(SurfaceRoute("POST", f"{prefix}/embeddings", "openai.embeddings", SURFACE,
+                                    task="embeddings"))
         routes.add("GET", f"{prefix}/models", models_handler(gateway, "openai.chat", SURFACE))
+    # The name may hold "/" (wildcard endpoints such as openai/gpt-4o-mini).
+    routes.surface(SurfaceRoute("POST", "/serving-endpoints/{name:.+}/invocations", "openai.chat", SURFACE,
+                                resolve=resolve_invocation))

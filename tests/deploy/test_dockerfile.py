@@ -138,8 +138,6 @@ def test_no_secrets_baked_in() -> None:
             for src in sources:
                 assert not re.search(r"(^|/)\.env|\.pem$|\.key$|id_rsa|secret", src, re.I), \
                     f"line {ins.line}: copies {src}"
-        if ins.keyword == "RUN":
-            assert "--mount=type=secret" not in ins.args or "cat " not in ins.args
 
 
 def test_dockerignore_keeps_context_small() -> None:

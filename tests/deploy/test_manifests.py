@@ -8,6 +8,8 @@ operational and security properties the examples promise are asserted.
 from __future__ import annotations
 
 import os
+import re
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -22,6 +24,10 @@ except ImportError:  # pragma: no cover - depends on the environment
     pytest.skip("kubernetes-validate is not installed (pip install '.[test]')", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # plain `pytest` from a checkout without `pip install .`
+    sys.path.insert(0, str(ROOT))
+
+from proxy.config import parse_settings  # noqa: E402
 K8S_DIR = ROOT / "deploy" / "kubernetes"
 SIDECAR_DIR = K8S_DIR / "sidecar"
 STANDALONE_DIR = K8S_DIR / "standalone"
@@ -30,7 +36,8 @@ STANDALONE_DIR = K8S_DIR / "standalone"
 #: GA in 1.33; validate against the oldest schema set we ship for and the newest.
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 DEFAULT_DRAIN_TIMEOUT = 30
-SECRET_ENV_SUFFIXES = ("_API_KEY", "_API_KEYS", "_DSN", "_REDIS_URL", "_TOKEN")
+SECRET_ENV = re.compile(r"(API_KEY|_KEY_|_KEY$|TOKEN|PASSWORD|_DSN$|REDIS_URL)")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def _docs_in(path: Path) -> list[dict[str, Any]]:
@@ -87,17 +94,35 @@ def _prestop_seconds(container: dict[str, Any]) -> int:
     return 0
 
 
-def _drain_timeout(docs: list[dict[str, Any]], pod: dict[str, Any], container: dict[str, Any]) -> int:
-    """server.drain_timeout_seconds from the ConfigMap mounted as the config dir."""
+def _config_text(docs: list[dict[str, Any]], pod: dict[str, Any], container: dict[str, Any]) -> str:
+    """The config file the container is started with, from the ConfigMap mounted at its directory."""
     args = container.get("args", [])
     config_path = Path(args[args.index("--config") + 1])
-    mount = next(m for m in container["volumeMounts"]
-                 if config_path.is_relative_to(m["mountPath"]))
+    mount = next(m for m in container["volumeMounts"] if config_path.is_relative_to(m["mountPath"]))
+    assert "subPath" not in mount, "mount the directory so ConfigMap updates reach the running gateway"
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
     configmap = _one(docs, "ConfigMap", volume["configMap"]["name"])
-    config = yaml.safe_load(configmap["data"][config_path.name])
+    return configmap["data"][str(config_path.relative_to(mount["mountPath"]))]
+
+
+def _drain_timeout(docs: list[dict[str, Any]], pod: dict[str, Any], container: dict[str, Any]) -> float:
+    config = yaml.safe_load(_config_text(docs, pod, container))
     assert isinstance(config, dict)
-    return int((config.get("server") or {}).get("drain_timeout_seconds", DEFAULT_DRAIN_TIMEOUT))
+    return float((config.get("server") or {}).get("drain_timeout_seconds", DEFAULT_DRAIN_TIMEOUT))
+
+
+def _container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
+    """The container's environment with Secret references resolved to the (placeholder) values."""
+    secrets = {s["metadata"]["name"]: {**s.get("data", {}), **s.get("stringData", {})}
+               for s in _by_kind(docs, "Secret")}
+    env = {}
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        else:
+            ref = item["valueFrom"]["secretKeyRef"]
+            env[item["name"]] = secrets[ref["name"]][ref["key"]]
+    return env
 
 
 def _arg(container: dict[str, Any], flag: str) -> str:
@@ -199,10 +224,13 @@ def test_secrets_come_from_secret(directory: Path, deployment: dict[str, Any]) -
     pod = deployment["spec"]["template"]["spec"]
     gateway = _relaygate_container(pod)
     env_names = {e["name"] for e in gateway.get("env", [])}
-    assert {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "RELAYGATE_API_KEYS"} <= env_names
+    assert {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"} <= env_names
+    # Every ${VAR} without a default in the config must be set, or the gateway exits at start.
+    needed = {m.group(1) for m in ENV_REF.finditer(_config_text(docs, pod, gateway)) if m.group(2) is None}
+    assert needed <= env_names, f"config references unset variables: {sorted(needed - env_names)}"
     for c in _all_containers(pod):
         for env in c.get("env", []):
-            if env["name"].endswith(SECRET_ENV_SUFFIXES):
+            if SECRET_ENV.search(env["name"]):
                 assert "value" not in env, f"{c['name']}: {env['name']} must come from a Secret"
                 ref = env["valueFrom"]["secretKeyRef"]
                 assert ref["name"] in secrets, f"{env['name']}: Secret {ref['name']} not in {directory.name}/"
@@ -212,6 +240,26 @@ def test_secrets_come_from_secret(directory: Path, deployment: dict[str, Any]) -
     for secret in secrets.values():
         for key, value in secret.get("stringData", {}).items():
             assert "replace-me" in value, f"Secret {secret['metadata']['name']}.{key} must be a placeholder"
+
+
+@pytest.mark.parametrize(("directory", "deployment"), _deployments(),
+                         ids=[f"{d.name}/{dep['metadata']['name']}" for d, dep in _deployments()])
+def test_config_is_valid_for_the_gateway(directory: Path, deployment: dict[str, Any]) -> None:
+    """The ConfigMap's config loads with proxy.config, in the container's environment."""
+    docs = _dir_docs(directory)
+    pod = deployment["spec"]["template"]["spec"]
+    gateway = _relaygate_container(pod)
+    settings = parse_settings(_config_text(docs, pod, gateway), source=f"{directory.name}/configmap.yaml",
+                              env=_container_env(docs, gateway))
+    assert settings.providers and settings.endpoints
+    assert settings.keys, "no gateway keys: every request would get 401"
+    if directory == STANDALONE_DIR:
+        assert settings.storage.ledger.backend == "postgres"
+        assert settings.storage.ledger.postgres_dsn is not None
+        assert settings.limits.backend == "redis"
+    else:
+        assert settings.storage.ledger.backend == "sqlite"
+        assert settings.storage.ledger.path.startswith("/var/lib/relaygate/")
 
 
 # --------------------------------------------------------------------------- lifecycle

@@ -148,11 +148,12 @@ async def test_models_list_shows_endpoints(gw):
 
 
 async def test_upstream_error_is_relayed_and_recorded(gw, fake_openai):
-    fake_openai.script(Behavior(status=429, retry_after=7))
+    # A Retry-After longer than retry.retry_after_max_seconds is not waited for: relayed as is.
+    fake_openai.script(Behavior(status=429, retry_after=120))
     client = sync_client(gw)
     with pytest.raises(openai.RateLimitError) as info:
         await asyncio.to_thread(client.chat.completions.create, model="chat", messages=MESSAGES)
-    assert info.value.response.headers["retry-after"] == "7"
+    assert info.value.response.headers["retry-after"] == "120"
     rows = await gw.ledger_rows()
     assert rows[0]["status"] == 429 and rows[0]["error"] == "429"
     text = await gw.metrics()

@@ -14,6 +14,7 @@ from aiohttp import web
 from proxy.app import GATEWAY, make_app
 from proxy.config import Settings, parse_settings
 from proxy.gateway import Gateway
+from proxy.serve import runner_options
 
 TEST_KEY = "rg-test-key-0123456789"
 
@@ -82,7 +83,8 @@ def metric_value(text: str, name: str, **labels: str) -> float:
 @asynccontextmanager
 async def run_gateway(settings: Settings, **app_kwargs: Any) -> AsyncIterator[RunningGateway]:
     app = make_app(settings, **app_kwargs)
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=5)
+    # The same runner options as `relaygate serve` (header limits, handler cancellation), faster shutdown.
+    runner = web.AppRunner(app, **{**runner_options(settings), "shutdown_timeout": 5})
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

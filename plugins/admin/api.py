@@ -1,0 +1,210 @@
+"""The admin API under ``/admin/v1``: key lifecycle and usage reports.
+
+Guarded by its own token (``admin.token`` or ``RELAYGATE_ADMIN_TOKEN``), sent
+as ``Authorization: Bearer <token>`` and compared in constant time. Gateway
+keys never work here. Without a configured token every admin path is 404,
+so an unconfigured gateway does not even reveal that the API exists.
+
+    POST  /admin/v1/keys                  create; the answer holds the secret, once
+    GET   /admin/v1/keys                  list (?owner= &team= &status=active|revoked|expired)
+    GET   /admin/v1/keys/{id}             one key
+    POST  /admin/v1/keys/{id}/revoke      revoke now
+    POST  /admin/v1/keys/{id}/expire      expire now, or at {"expires_at": ISO}; PATCH works too
+    GET   /admin/v1/usage                 ?by=key|owner|team|endpoint|served_model|provider|day[,...]
+                                          &since=ISO &until=ISO &format=json|csv|table
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from plugins.keystore.auth import STATE as KEYSTORE_STATE, key_cache
+from plugins.keystore.records import new_key, parse_duration, parse_time
+from plugins.reports.usage import ReportQuery, render, usage_report
+from proxy import hookimpl
+
+if TYPE_CHECKING:
+    from proxy.gateway import Gateway
+    from proxy.surfaces import RouteTable
+
+log = logging.getLogger("relaygate.admin")
+PREFIX = "/admin/v1"
+LEDGER_STATE = "plugins.metering.ledger"
+CREATE_FIELDS = {"name", "owner", "owner_kind", "team", "tags", "endpoints", "expires_at", "expires_in"}
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, type_: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.type, self.message = status, type_, message
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
+
+
+def error(status: int, type_: str, message: str) -> web.Response:
+    return json_response({"error": {"type": type_, "message": message}}, status)
+
+
+def admin_token(gateway: Gateway) -> str | None:
+    token = gateway.settings.admin.token
+    value = token.get_secret_value() if token is not None else os.environ.get("RELAYGATE_ADMIN_TOKEN", "")
+    return value or None
+
+
+def _presented(request: web.Request) -> str:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def guarded(gateway: Gateway, handler: Handler) -> Handler:
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        expected = admin_token(gateway)
+        if expected is None:
+            return error(404, "not_found_error", "not found")
+        presented = _presented(request)
+        if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
+            return error(401, "authentication_error",
+                         "the admin API needs the admin token (Authorization: Bearer <admin token>); "
+                         "gateway keys are not accepted here")
+        try:
+            return await handler(request)
+        except AdminError as exc:
+            return error(exc.status, exc.type, exc.message)
+        except ValueError as exc:
+            return error(400, "invalid_request_error", str(exc))
+    return wrapper
+
+
+async def _json_body(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        if optional:
+            return {}
+        raise AdminError(400, "invalid_request_error", "request body must be a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise AdminError(400, "invalid_request_error", f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise AdminError(400, "invalid_request_error", "request body must be a JSON object")
+    return body
+
+
+def _expiry(body: dict[str, Any], now: float | None = None) -> float | None:
+    import time
+
+    if body.get("expires_in") is not None:
+        if body.get("expires_at") is not None:
+            raise ValueError("give expires_at or expires_in, not both")
+        return (now or time.time()) + parse_duration(str(body["expires_in"]))
+    return parse_time(body.get("expires_at"))
+
+
+def register(routes: RouteTable, gateway: Gateway) -> None:
+    async def create(request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        unknown = sorted(set(body) - CREATE_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown field(s): {', '.join(unknown)} (known: {', '.join(sorted(CREATE_FIELDS))})")
+        for name in ("name", "owner", "owner_kind", "team"):
+            if name in body and not isinstance(body[name], str):
+                raise ValueError(f"'{name}' must be a string")
+        for name in ("tags", "endpoints"):
+            if body.get(name) is not None and not isinstance(body[name], list):
+                raise ValueError(f"'{name}' must be a list of strings" + (" or null" if name == "endpoints" else ""))
+        record, secret = new_key(name=body.get("name", ""), owner=body.get("owner", ""),
+                                 owner_kind=body.get("owner_kind", "user"), team=body.get("team", ""),
+                                 tags=body.get("tags") or [], endpoints=body.get("endpoints"),
+                                 expires_at=_expiry(body))
+        cache = key_cache(gateway)
+        await cache.store.insert(record)
+        await cache.refresh()                 # usable on this replica at once
+        log.info("admin: created key %s (%s) for %s", record.id, record.name, record.owner)
+        return json_response({**record.public(), "secret": secret,
+                              "note": "store the secret now: it is shown only once"}, 201)
+
+    async def list_keys(request: web.Request) -> web.Response:
+        records = await key_cache(gateway).store.list()
+        q = request.query
+        data = [r.public() for r in records
+                if (not q.get("owner") or r.owner == q["owner"]) and (not q.get("team") or r.team == q["team"])]
+        if q.get("status"):
+            data = [d for d in data if d["status"] == q["status"]]
+        return json_response({"object": "list", "data": data})
+
+    async def _found(key_id: str, record: Any) -> web.Response:
+        if record is None:
+            raise AdminError(404, "not_found_error", f"no key with id {key_id!r}")
+        return json_response(record.public())
+
+    async def show(request: web.Request) -> web.Response:
+        key_id = request.match_info["id"]
+        return await _found(key_id, await key_cache(gateway).store.get(key_id))
+
+    async def revoke(request: web.Request) -> web.Response:
+        key_id = request.match_info["id"]
+        cache = key_cache(gateway)
+        record = await cache.store.revoke(key_id)
+        if record is not None:
+            await cache.refresh()
+            log.info("admin: revoked key %s", key_id)
+        return await _found(key_id, record)
+
+    async def expire(request: web.Request) -> web.Response:
+        key_id = request.match_info["id"]
+        body = await _json_body(request, optional=True)
+        unknown = sorted(set(body) - {"expires_at", "expires_in"})
+        if unknown:
+            raise ValueError(f"unknown field(s): {', '.join(unknown)} (known: expires_at, expires_in)")
+        cache = key_cache(gateway)
+        record = await cache.store.expire(key_id, _expiry(body))
+        if record is not None:
+            await cache.refresh()
+            log.info("admin: set expiry of key %s", key_id)
+        return await _found(key_id, record)
+
+    async def usage(request: web.Request) -> web.Response:
+        q = request.query
+        fmt = q.get("format", "json")
+        query = ReportQuery.parse(q.get("by"), q.get("since"), q.get("until"))
+        writer = gateway.state.get(LEDGER_STATE)
+        if writer is not None and hasattr(writer, "flush"):
+            await writer.flush()              # include this replica's rows still in memory
+        rows = await usage_report(gateway.settings, query)
+        names = _key_names(gateway) if "key" in query.by else None
+        text = render(rows, query, fmt, names)
+        ctype = {"json": "application/json", "csv": "text/csv", "table": "text/plain"}[fmt]
+        return web.Response(text=text, content_type=ctype, charset="utf-8")
+
+    routes.add("POST", f"{PREFIX}/keys", guarded(gateway, create))
+    routes.add("GET", f"{PREFIX}/keys", guarded(gateway, list_keys))
+    routes.add("GET", f"{PREFIX}/keys/{{id}}", guarded(gateway, show))
+    routes.add("POST", f"{PREFIX}/keys/{{id}}/revoke", guarded(gateway, revoke))
+    routes.add("POST", f"{PREFIX}/keys/{{id}}/expire", guarded(gateway, expire))
+    routes.add("PATCH", f"{PREFIX}/keys/{{id}}/expire", guarded(gateway, expire))
+    routes.add("GET", f"{PREFIX}/usage", guarded(gateway, usage))
+
+
+def _key_names(gateway: Gateway) -> dict[str, str]:
+    names = {k.name: k.name for k in gateway.settings.keys}
+    cache = gateway.state.get(KEYSTORE_STATE)
+    if cache is not None:
+        names.update({r.id: r.name for r in cache.records()})
+    return names
+
+
+@hookimpl
+def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
+    register(routes, gateway)

@@ -1,0 +1,129 @@
+"""Coding-agent governance: attribution, the per-key kill switch, session and developer caps,
+the ``anthropic-beta`` policy, and refusals agents stop on.
+
+    authenticate (first)  agent kind from the headers -> ctx.extra["agent"]; a disabled key
+                          is refused here, before any other plugin accepts it
+    validate_request      session id (headers, or the body) -> ctx.extra["session_id"]
+    admit_request         betas the provider's policy rejects (400); used-up caps (permanent)
+    record_usage          tokens and cost per session / developer-day
+    request_finished      relaygate_agent_requests_total{agent,surface}
+
+The ledger writes ``agent`` and ``session_id`` from ``record.extra`` (= ``ctx.extra``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from plugins.agents import betas
+from plugins.agents.detect import agent_kind, session_id
+from plugins.agents.errors import agent_error_mapper
+from plugins.agents.sessions import AgentLimiter
+from plugins.auth.keys import digest, presented_keys
+from proxy import hookimpl
+from proxy.errors import AuthenticationFailed, RequestRejected
+from proxy.pipeline import ERROR_MAPPERS
+
+if TYPE_CHECKING:
+    from proxy.context import Principal, RequestContext, Route, UsageRecord
+    from proxy.gateway import Gateway
+    from proxy.surfaces import RouteTable
+
+STATE = "plugins.agents"
+METRICS_STATE = "plugins.metrics.prometheus"
+
+
+class AgentState:
+    def __init__(self) -> None:
+        self.disabled: dict[str, str] = {}              # key digest -> key name
+        self.limiter: AgentLimiter | None = None
+        self.betas: dict[str, betas.BetaPolicy] = {}    # provider name -> policy
+
+
+def _state(gateway: Gateway) -> AgentState:
+    state = gateway.state.get(STATE)
+    if state is None:
+        state = gateway.state[STATE] = AgentState()
+    return state
+
+
+@hookimpl
+def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
+    mappers = gateway.state.setdefault(ERROR_MAPPERS, [])
+    if agent_error_mapper not in mappers:
+        mappers.append(agent_error_mapper)
+    _state(gateway)
+
+
+@hookimpl
+def relaygate_config_loaded(gateway: Gateway) -> None:
+    settings = gateway.settings
+    state = _state(gateway)
+    state.disabled = {
+        (k.key_sha256.lower() if k.key_sha256 else digest(k.key.get_secret_value())): k.name  # type: ignore[union-attr]
+        for k in settings.keys if k.disabled}
+    state.betas = {name: betas.policy_of(cfg.options, name) for name, cfg in settings.providers.items()}
+    if state.limiter is None:
+        state.limiter = AgentLimiter(settings.agents)
+    else:                                   # a reload keeps what sessions have used so far
+        state.limiter.rules = list(settings.agents.limits)
+        state.limiter.idle = settings.agents.session_idle_seconds
+
+
+@hookimpl(tryfirst=True)
+def relaygate_authenticate(ctx: RequestContext) -> Principal | None:
+    headers = ctx.request.headers
+    ctx.extra["agent"] = agent_kind(headers)
+    state: AgentState | None = ctx.gateway.state.get(STATE)
+    if state is not None and state.disabled:
+        for secret in presented_keys(ctx):
+            name = state.disabled.get(digest(secret))
+            if name is not None:
+                raise AuthenticationFailed(
+                    f"Relaygate: the gateway key {name!r} has been disabled by an administrator "
+                    "(kill switch). Ask them to re-enable it or to issue a new key.")
+    return None
+
+
+@hookimpl
+def relaygate_validate_request(ctx: RequestContext) -> None:
+    key_id = ctx.principal.key_id if ctx.principal else ""
+    found = session_id(ctx.extra.get("agent", "other"), ctx.request.headers, ctx.body, key_id)
+    if found:
+        ctx.extra["session_id"] = found
+
+
+@hookimpl
+def relaygate_admit_request(ctx: RequestContext, route: Route) -> None:
+    state: AgentState | None = ctx.gateway.state.get(STATE)
+    if state is None:
+        return
+    if route.provider_api.startswith("anthropic."):
+        policy = state.betas.get(route.provider.name, betas.FORWARD_ALL)
+        beta = betas.rejected_beta(policy, ctx.request.headers.getall("anthropic-beta", []))
+        if beta is not None:
+            raise RequestRejected(
+                f"Relaygate: the anthropic-beta {beta!r} is not allowed for provider {route.provider.name!r} "
+                f"(endpoint {route.endpoint.name!r}) by the gateway's policy. Turn the feature off in your "
+                "client, or ask the administrator to strip it instead.", param="anthropic-beta")
+    if state.limiter and ctx.principal is not None:
+        state.limiter.check(ctx.principal.owner, ctx.extra.get("agent", "other"), ctx.extra.get("session_id", ""))
+
+
+@hookimpl
+def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
+    state: AgentState | None = ctx.gateway.state.get(STATE)
+    if state is None or not state.limiter or ctx.principal is None:
+        return
+    usage = record.usage
+    tokens = usage.total_tokens or usage.input_tokens + usage.output_tokens
+    state.limiter.add(ctx.principal.owner, ctx.extra.get("agent", "other"), ctx.extra.get("session_id", ""),
+                      tokens, record.cost_usd)
+
+
+@hookimpl
+def relaygate_request_finished(ctx: RequestContext) -> None:
+    agent = ctx.extra.get("agent")
+    rm = ctx.gateway.state.get(METRICS_STATE)
+    if agent and rm is not None:
+        rm.m.agent_requests.labels(agent, ctx.surface).inc()

@@ -1,0 +1,137 @@
+"""Guardrails: PII and keyword rules on the request (input) and the answer (output).
+
+Rules come from ``guardrails:`` at the top level (every endpoint) and per
+endpoint (added; an endpoint rule with the same name replaces the global
+one). Each rule either blocks (400 in the surface's error shape, naming the
+rule, the kind of data and where; never quoting it) or masks in place
+(``[EMAIL]``, ``[CARD]``, ...).
+
+Input: the text under the body's content fields (messages, input, prompt,
+system, contents, ...), checked in ``relaygate_validate_request`` before any
+provider is called. Output: the text of a non-streaming answer, in the
+client's format, through ``relaygate_transform_response``. Streamed answers
+are not filtered (a limitation: the bytes are relayed as they come).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from plugins.guardrails.detectors import DESCRIPTIONS, Matcher, expand, keyword_detector
+from proxy import hookimpl
+from proxy.errors import RequestRejected
+
+if TYPE_CHECKING:
+    from proxy.config import EndpointConfig, GuardrailRule, Settings
+    from proxy.context import RequestContext
+    from proxy.gateway import Gateway
+
+STATE = "plugins.guardrails"
+INPUT_KEYS = frozenset({"messages", "input", "prompt", "system", "contents", "instructions",
+                        "systemInstruction", "system_instruction"})
+OUTPUT_KEYS = frozenset({"choices", "content", "candidates", "output", "output_text", "completion"})
+#: fields that hold identifiers or enums, never user text
+SKIP_KEYS = frozenset({"id", "type", "role", "model", "name", "tool_call_id", "call_id", "finish_reason",
+                       "stop_reason", "finishReason", "object", "index", "image_url", "url", "data",
+                       "mime_type", "mimeType", "signature"})
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    name: str
+    block: bool
+    on_input: bool
+    on_output: bool
+    matcher: Matcher
+
+
+def compile_rule(rule: GuardrailRule) -> CompiledRule | None:
+    if rule.type == "pii":
+        detectors = expand(rule.detect)
+    else:
+        kw = keyword_detector(rule.keywords)
+        detectors = [kw] if kw is not None else []
+    if not detectors:
+        return None
+    return CompiledRule(rule.name, rule.action == "block", "input" in rule.apply_to, "output" in rule.apply_to,
+                        Matcher(detectors, rule.mask))
+
+
+def rules_for(gateway: Gateway, settings: Settings, endpoint: EndpointConfig) -> list[CompiledRule]:
+    cache: dict[tuple[int, str], list[CompiledRule]] = gateway.state.setdefault(STATE, {})
+    key = (id(settings), endpoint.name)
+    found = cache.get(key)
+    if found is None:
+        merged = {r.name: r for r in settings.guardrails}
+        merged.update({r.name: r for r in endpoint.guardrails})
+        found = cache[key] = [c for r in merged.values() if (c := compile_rule(r)) is not None]
+    return found
+
+
+def texts(obj: Any, path: str, top_keys: frozenset[str] | None) -> Iterator[tuple[Any, Any, str]]:
+    """(container, key, path) of every string under the content fields of *obj*."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if (top_keys is not None and k not in top_keys) or k in SKIP_KEYS:
+                continue
+            sub = f"{path}.{k}" if path else k
+            if isinstance(v, str):
+                yield obj, k, sub
+            else:
+                yield from texts(v, sub, None)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            if isinstance(v, str):
+                yield obj, i, f"{path}[{i}]"
+            else:
+                yield from texts(v, f"{path}[{i}]", None)
+
+
+def apply(rules: list[CompiledRule], body: dict[str, Any], top_keys: frozenset[str], what: str) -> bool:
+    """Block (raise) or mask in place; True when something was masked."""
+    masked = False
+    for container, key, path in list(texts(body, "", top_keys)):
+        for rule in rules:
+            text = container[key]
+            if rule.block:
+                hit = rule.matcher.find(text)
+                if hit is not None:
+                    raise RequestRejected(
+                        f"guardrail {rule.name!r} blocked the {what}: {DESCRIPTIONS.get(hit[2], hit[2])} "
+                        f"found in {path}", param=path if what == "request" else None)
+            else:
+                new = rule.matcher.mask(text)
+                if new != text:
+                    container[key] = new
+                    masked = True
+    return masked
+
+
+def _settings(ctx: RequestContext) -> Settings:
+    return ctx.gateway.settings
+
+
+@hookimpl
+def relaygate_config_loaded(gateway: Gateway) -> None:
+    gateway.state[STATE] = {}            # recompile for the new configuration
+
+
+@hookimpl
+def relaygate_validate_request(ctx: RequestContext) -> None:
+    if ctx.endpoint is None or not isinstance(ctx.body, dict):
+        return
+    rules = [r for r in rules_for(ctx.gateway, _settings(ctx), ctx.endpoint) if r.on_input]
+    if rules and apply(rules, ctx.body, INPUT_KEYS, "request"):
+        ctx.extra["guardrails_masked_input"] = True
+
+
+@hookimpl
+def relaygate_transform_response(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any] | None:
+    if ctx.endpoint is None or not isinstance(body, dict):
+        return None
+    rules = [r for r in rules_for(ctx.gateway, _settings(ctx), ctx.endpoint) if r.on_output]
+    if rules and apply(rules, body, OUTPUT_KEYS, "response"):
+        return body
+    return None

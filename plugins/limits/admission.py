@@ -1,0 +1,234 @@
+"""Rate limits and budgets as pipeline hooks: admit (check and reserve) and settle.
+
+* ``relaygate_admit_request``: one backend call checks every budget and window
+  that applies to the (key, endpoint) pair and reserves all of them, or none.
+  Token limits reserve ``estimate_input_tokens + max_output_tokens``.
+* ``relaygate_record_usage`` (after pricing set ``cost_usd``): one backend call
+  replaces the reservations with the real token count and adds the spend.
+* ``relaygate_request_finished``: refunds a reservation no attempt settled
+  (another admission hook refused, or the provider call never started).
+
+Refusals: a rate limit is ``429`` with ``Retry-After``. A budget is ``403``
+(type ``budget_exceeded``) because it resets only at the end of the day or
+month and coding agents retry a 429 for minutes (clients/results/error_matrix);
+only when the period ends within five minutes it is a ``429`` with
+``Retry-After`` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from plugins.limits.rules import Budget, Limit, Plan, Rules
+from plugins.limits.windows import LimiterBackend, MemoryBackend, Settlement
+from proxy import hookimpl
+from proxy.errors import GatewayError, LimitExceeded, PermissionDenied
+
+if TYPE_CHECKING:
+    from proxy.config import LimitsConfig
+    from proxy.context import RequestContext, Route, UsageRecord
+    from proxy.gateway import Gateway
+
+log = logging.getLogger("relaygate.limits")
+
+STATE = "plugins.limits"
+RESERVATION = "limits.reservation"          # key in ctx.extra
+BUDGET_429_WITHIN_S = 300                   # a budget resetting sooner than this answers 429
+_NANO = 1_000_000_000
+
+
+class BudgetExceeded(PermissionDenied):
+    status = 403
+    type = "budget_exceeded"
+
+
+class LimiterUnavailable(GatewayError):
+    status = 503
+    type = "rate_limiter_unavailable"
+
+
+@dataclass(slots=True)
+class Reservation:
+    plan: Plan
+    member: str
+    tokens: list[tuple[Limit, int]]          # token windows and the amount reserved in each
+    settled: bool = False
+    attempts: int = 0
+
+
+@dataclass
+class Limiter:
+    """The live state: compiled rules, the backend and what it was built from."""
+
+    config: LimitsConfig
+    rules: Rules
+    backend: LimiterBackend
+    wall: Any = time.time                    # budget periods follow the wall clock (UTC)
+    pending: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def make_backend(config: LimitsConfig) -> LimiterBackend:
+    if config.backend == "redis":
+        from plugins.limits.redis_backend import RedisBackend
+        assert config.redis_url is not None
+        return RedisBackend(config.redis_url.get_secret_value(), config.redis_prefix)
+    return MemoryBackend()
+
+
+def _same_backend(a: LimitsConfig, b: LimitsConfig) -> bool:
+    return (a.backend, a.redis_url, a.redis_prefix) == (b.backend, b.redis_url, b.redis_prefix)
+
+
+# -- lifecycle ------------------------------------------------------------------
+
+
+@hookimpl
+async def relaygate_config_loaded(gateway: Gateway) -> None:
+    config = gateway.settings.limits
+    old: Limiter | None = gateway.state.get(STATE)
+    if old is not None and _same_backend(old.config, config):
+        backend = old.backend                 # keep the windows across a reload
+    else:
+        backend = make_backend(config)
+        if old is not None:
+            await old.backend.close()
+    gateway.state[STATE] = Limiter(config, Rules(config), backend)
+    if config.backend == "redis":
+        gateway.state.setdefault("plugins.health.checks", {})["limits_redis"] = backend.ping
+
+
+@hookimpl
+async def relaygate_shutdown(gateway: Gateway) -> None:
+    limiter: Limiter | None = gateway.state.pop(STATE, None)
+    if limiter is not None:
+        if limiter.pending:
+            await asyncio.gather(*limiter.pending, return_exceptions=True)
+        await limiter.backend.close()
+
+
+# -- one request ----------------------------------------------------------------
+
+
+def _message_limit(limit: Limit, used: int, cost: int, retry_after: float) -> str:
+    return (f"{limit.describe()} exceeded: {used} in use in the last minute, this request needs {cost}; "
+            f"retry after {max(1, int(retry_after + 0.999))} s")
+
+
+def _message_budget(budget: Budget, spent_nano: int, reset: float, now: float) -> str:
+    at = datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    left = int(reset - now)
+    return (f"{budget.describe()} exhausted: ${spent_nano / _NANO:,.2f} spent; it resets at {at} "
+            f"(in {left // 3600}h {left % 3600 // 60}m)")
+
+
+def _count_refusal(ctx: RequestContext, label: str) -> None:
+    metrics = ctx.gateway.state.get("plugins.metrics.prometheus")
+    if metrics is not None:
+        endpoint = ctx.endpoint.name if ctx.endpoint else ctx.endpoint_name
+        metrics.m.rate_limited.labels(ctx.surface, endpoint, label).inc()
+
+
+@hookimpl
+def relaygate_admit_request(ctx: RequestContext, route: Route) -> Any:
+    limiter: Limiter | None = ctx.gateway.state.get(STATE)
+    if limiter is None or limiter.rules.empty or ctx.principal is None:
+        return None                             # no rules: no coroutine, no cost
+    plan = limiter.rules.plan(ctx.principal, route.endpoint.name)
+    if not plan:
+        return None
+    return _admit(limiter, ctx, plan)
+
+
+async def _admit(limiter: Limiter, ctx: RequestContext, plan: Plan) -> None:
+    charges: list[tuple[Limit, int]] = [(limit, 1) for limit in plan.requests]
+    tokens: list[tuple[Limit, int]] = []
+    if plan.tokens:
+        body = ctx.body or {}
+        estimate = ctx.api.estimate_input_tokens(body, ctx.raw_body) + ctx.api.max_output_tokens(body)
+        tokens = [(limit, min(estimate, limit.capacity)) for limit in plan.tokens]
+        charges.extend(tokens)
+    now = limiter.wall()
+    buckets = [b.bucket(now) for b in plan.budgets]
+    try:
+        denial = await limiter.backend.acquire(
+            ctx.request_id, charges, [(name, b.nano_usd) for (name, _), b in zip(buckets, plan.budgets)])
+    except Exception as exc:                   # Redis down or slow
+        if limiter.config.on_backend_error == "allow":
+            log.warning("rate limiter unavailable, admitting request %s: %s", ctx.request_id, exc)
+            return
+        log.error("rate limiter unavailable, refusing request %s: %s", ctx.request_id, exc)
+        raise LimiterUnavailable("the rate limiter is unavailable; try again shortly",
+                                 headers={"Retry-After": "1"}) from None
+    if denial is None:
+        ctx.extra[RESERVATION] = Reservation(plan, ctx.request_id, tokens)
+        return
+    if denial.kind == "limit":
+        limit, cost = charges[denial.index]
+        _count_refusal(ctx, limit.label)
+        raise LimitExceeded(_message_limit(limit, denial.used, cost, denial.retry_after),
+                            retry_after=denial.retry_after, limit=limit.label)
+    budget = plan.budgets[denial.index]
+    reset = buckets[denial.index][1]
+    _count_refusal(ctx, budget.label)
+    message = _message_budget(budget, denial.used, reset, now)
+    if reset - now <= BUDGET_429_WITHIN_S:
+        raise LimitExceeded(message, retry_after=reset - now, limit=budget.label)
+    raise BudgetExceeded(message)
+
+
+def _settlements(res: Reservation, actual: int) -> list[Settlement]:
+    res.attempts += 1
+    if not res.settled:
+        res.settled = True
+        return [(limit, reserved, actual, f"{res.member}#1") for limit, reserved in res.tokens]
+    # a further attempt (fallback) had no reservation: charge what it used as a new entry
+    return [(limit, 0, actual, f"{res.member}#{res.attempts}") for limit in res.plan.tokens]
+
+
+@hookimpl
+def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Any:
+    res: Reservation | None = ctx.extra.get(RESERVATION)
+    if res is None:
+        return None
+    limiter: Limiter | None = ctx.gateway.state.get(STATE)
+    if limiter is None:
+        return None
+    u = record.usage
+    settlements = _settlements(res, u.total_tokens or u.input_tokens + u.output_tokens)
+    spends: list[tuple[str, int, int]] = []
+    nano = round(record.cost_usd * _NANO)
+    if nano > 0 and res.plan.budgets:
+        now = limiter.wall()
+        for b in res.plan.budgets:
+            bucket, reset = b.bucket(now)
+            spends.append((bucket, nano, int(reset - now) + 3600))
+    if not settlements and not spends:
+        return None
+    return _settle(limiter, res.member, settlements, spends)
+
+
+async def _settle(limiter: Limiter, member: str, settlements: list[Settlement],
+                  spends: list[tuple[str, int, int]]) -> None:
+    try:
+        await limiter.backend.settle(member, settlements, spends)
+    except Exception as exc:                   # never fail the request; the window expires on its own
+        log.error("rate limiter settle failed for %s: %s", member, exc)
+
+
+@hookimpl
+def relaygate_request_finished(ctx: RequestContext) -> None:
+    res: Reservation | None = ctx.extra.get(RESERVATION)
+    if res is None or res.settled:
+        return
+    limiter: Limiter | None = ctx.gateway.state.get(STATE)
+    if limiter is None or not res.tokens:
+        return
+    # Admitted, but no provider attempt ran: give the tokens back.
+    task = asyncio.get_running_loop().create_task(_settle(limiter, res.member, _settlements(res, 0), []))
+    limiter.pending.add(task)
+    task.add_done_callback(limiter.pending.discard)

@@ -1,0 +1,179 @@
+"""Which limits and budgets apply to one request, compiled from ``limits:`` in the config.
+
+Per scope (key, owner, team, endpoint, endpoint_key) one rule applies to a
+subject: the most specific matching one (an exact name beats a glob; for
+endpoint_key both fields count), ties going to the rule listed first. So a
+``match: "*"`` default and a per-key override can be listed in any order.
+Every subject gets its own window: ``scope: key, match: "ci-*"`` limits each
+CI key separately, not all of them together.
+"""
+
+from __future__ import annotations
+
+import calendar
+import fnmatch
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from proxy.config import BudgetRule, LimitRule, LimitsConfig
+    from proxy.context import Principal
+
+WINDOW_SECONDS = 60.0
+_NANO = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One sliding window: at most *capacity* units (requests or tokens) per *window_s*."""
+
+    id: str                 # storage name, e.g. "key:alice-key:tokens"
+    kind: str               # "requests" or "tokens"
+    capacity: int
+    label: str              # bounded metric label, e.g. "key_tokens_per_minute"
+    subject: str            # for messages: "key 'alice-key'"
+    window_s: float = WINDOW_SECONDS
+
+    def describe(self) -> str:
+        per = "minute" if self.window_s == 60 else f"{self.window_s:g}s"
+        unit = f"/min" if self.window_s == 60 else f"/{self.window_s:g}s"
+        return f"{self.kind} per {per} limit of {self.subject} ({self.capacity}{unit})"
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A spend limit for one key, owner or team over a UTC day or month."""
+
+    scope: str
+    name: str
+    period: str             # "day" or "month"
+    usd: float
+
+    @property
+    def nano_usd(self) -> int:
+        return round(self.usd * _NANO)
+
+    @property
+    def label(self) -> str:
+        return f"{self.scope}_usd_per_{self.period}"
+
+    def describe(self) -> str:
+        adjective = "daily" if self.period == "day" else "monthly"
+        return f"{adjective} budget of {self.scope} {self.name!r} (${self.usd:,.2f})"
+
+    def bucket(self, now_wall: float) -> tuple[str, float]:
+        """The storage name of the current period's spend and when that period ends (epoch s)."""
+        tag, reset = period(self.period, now_wall)
+        return f"{self.scope}:{self.name}:{tag}", reset
+
+
+#: period -> (start, end, tag) of the period last asked for: formatting dates costs more than the limiter
+_PERIODS: dict[str, tuple[float, float, str]] = {}
+
+
+def period(kind: str, now_wall: float) -> tuple[str, float]:
+    """The UTC day ("2025-06-15") or month ("2025-06") containing *now_wall*, and when it ends."""
+    cached = _PERIODS.get(kind)
+    if cached is not None and cached[0] <= now_wall < cached[1]:
+        return cached[2], cached[1]
+    t = datetime.fromtimestamp(now_wall, UTC)
+    if kind == "day":
+        start = datetime(t.year, t.month, t.day, tzinfo=UTC).timestamp()
+        end, tag = start + 86400, t.strftime("%Y-%m-%d")
+    else:
+        start = datetime(t.year, t.month, 1, tzinfo=UTC).timestamp()
+        end, tag = start + calendar.monthrange(t.year, t.month)[1] * 86400, t.strftime("%Y-%m")
+    _PERIODS[kind] = (start, end, tag)
+    return tag, end
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything that limits one (principal, endpoint) pair."""
+
+    requests: tuple[Limit, ...]
+    tokens: tuple[Limit, ...]
+    budgets: tuple[Budget, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.requests or self.tokens or self.budgets)
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
+def _matches(pattern: str, name: str) -> bool:
+    return fnmatch.fnmatchcase(name, pattern) if _is_glob(pattern) else pattern == name
+
+
+def _pick(rules: list, names: tuple[str, ...], fields: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """The most specific rule whose *fields* match *names* (None when none does)."""
+    best, best_score = None, -1
+    for rule in rules:
+        patterns = [getattr(rule, f) for f in fields]
+        if all(_matches(p, n) for p, n in zip(patterns, names)):
+            score = sum(not _is_glob(p) for p in patterns)
+            if score > best_score:
+                best, best_score = rule, score
+    return best
+
+
+class Rules:
+    """Compiled rules; :meth:`plan` answers from a cache after the first request of a pair."""
+
+    def __init__(self, config: LimitsConfig) -> None:
+        self._limit_rules: dict[str, list[LimitRule]] = {}
+        for r in config.rules:
+            self._limit_rules.setdefault(r.scope, []).append(r)
+        self._budget_rules: dict[str, list[BudgetRule]] = {}
+        for b in config.budgets:
+            self._budget_rules.setdefault(b.scope, []).append(b)
+        self.empty = not config.rules and not config.budgets
+        self._cache: dict[tuple[str, str, str, str], Plan] = {}
+
+    def plan(self, principal: Principal, endpoint: str) -> Plan:
+        k = (principal.key_id, principal.owner, principal.team, endpoint)
+        plan = self._cache.get(k)
+        if plan is None:
+            plan = self._build(principal, endpoint)
+            if len(self._cache) > 100_000:      # keys from a store can be many; stay bounded
+                self._cache.clear()
+            self._cache[k] = plan
+        return plan
+
+    def _build(self, p: Principal, endpoint: str) -> Plan:
+        subjects = {"key": (p.key_id,), "owner": (p.owner,), "team": (p.team,),
+                    "endpoint": (endpoint,), "endpoint_key": (endpoint, p.key_id)}
+        requests: list[Limit] = []
+        tokens: list[Limit] = []
+        for scope, names in subjects.items():
+            if not all(names):
+                continue                        # e.g. a key without a team has no team limit
+            fields = ("match", "key") if scope == "endpoint_key" else ("match",)
+            rule = _pick(self._limit_rules.get(scope, []), names, fields)
+            if rule is None:
+                continue
+            if scope == "endpoint_key":
+                subject = f"key {p.key_id!r} on endpoint {endpoint!r}"
+            else:
+                subject = f"{scope} {names[0]!r}"
+            base = scope + ":" + ":".join(names)
+            if rule.requests_per_minute:
+                requests.append(Limit(base + ":requests", "requests", rule.requests_per_minute,
+                                      f"{scope}_requests_per_minute", subject))
+            if rule.tokens_per_minute:
+                tokens.append(Limit(base + ":tokens", "tokens", rule.tokens_per_minute,
+                                    f"{scope}_tokens_per_minute", subject))
+        budgets: list[Budget] = []
+        for scope in ("key", "owner", "team"):
+            name = subjects[scope][0]
+            rule = _pick(self._budget_rules.get(scope, []), (name,), ("match",)) if name else None
+            if rule is None:
+                continue
+            if rule.usd_per_day:
+                budgets.append(Budget(scope, name, "day", rule.usd_per_day))
+            if rule.usd_per_month:
+                budgets.append(Budget(scope, name, "month", rule.usd_per_month))
+        return Plan(tuple(requests), tuple(tokens), tuple(budgets))

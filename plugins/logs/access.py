@@ -1,0 +1,57 @@
+"""The access log: one structured line per request, never bodies, never secrets.
+
+Fields: request_id, surface, endpoint, served_model, provider, status, stream,
+tokens, latency and time to first token, key id and owner (names, not
+secrets), client address. On by default (``server.access_log``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from proxy import hookimpl
+
+if TYPE_CHECKING:
+    from proxy.context import RequestContext, UsageRecord
+
+log = logging.getLogger("relaygate.access")
+_LAST = "access.last_record"
+
+
+@hookimpl
+def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
+    ctx.extra[_LAST] = record           # the final attempt's usage goes into the line
+
+
+@hookimpl
+def relaygate_request_finished(ctx: RequestContext) -> None:
+    if not ctx.gateway.settings.server.access_log or not log.isEnabledFor(logging.INFO):
+        return
+    route = ctx.route
+    record: UsageRecord | None = ctx.extra.get(_LAST)
+    fields: dict[str, Any] = {
+        "request_id": ctx.request_id,
+        "method": ctx.request.method,
+        "path": ctx.request.path,
+        "surface": ctx.surface,
+        "endpoint": ctx.endpoint_name,
+        "served_model": route.served.name if route else "",
+        "provider": route.provider.name if route else "",
+        "status": ctx.status,
+        "stream": ctx.stream,
+        "latency_ms": round((time.perf_counter() - ctx.started) * 1000, 3),
+        "key_id": ctx.principal.key_id if ctx.principal else "",
+        "owner": ctx.principal.owner if ctx.principal else "",
+        "client": ctx.request.remote,
+    }
+    if record is not None:
+        u = record.usage
+        fields.update(attempts=record.attempt, input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+                      cached_input_tokens=u.cached_input_tokens, reasoning_tokens=u.reasoning_tokens,
+                      ttft_ms=None if record.ttft_s is None else round(record.ttft_s * 1000, 3),
+                      cost_usd=record.cost_usd, error=record.error or None)
+    if ctx.error_reason:
+        fields["error"] = ctx.error_reason
+    log.info("request", extra=fields)

@@ -1,0 +1,81 @@
+"""Payload logging (opt-in per endpoint): request and response bodies to the ledger's store.
+
+A sampled request gets a capture (``ctx.extra[proxy.upstream.CAPTURE]``) that
+keeps a copy of what the client is sent, up to the cap plus a margin (so a
+secret cut at the cap is still recognised by the regexes). When the attempt
+is recorded, a closure goes to the payload writer; redaction, serialisation
+and the cap run at flush time, off the request path. Headers are never stored.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from typing import TYPE_CHECKING, Any
+
+from plugins.metering.ledger import PAYLOAD_STATE
+from plugins.payloads.redact import render
+from proxy import hookimpl
+from proxy.upstream import CAPTURE
+
+if TYPE_CHECKING:
+    from proxy.config import PayloadLoggingConfig
+    from proxy.context import RequestContext, UsageRecord
+
+_MARGIN = 4096
+_CONFIG = "payload_logging"
+
+
+class Capture:
+    """Collects the bytes sent to the client, up to *limit*."""
+
+    __slots__ = ("parts", "size", "limit", "truncated")
+
+    def __init__(self, limit: int) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.limit = limit
+        self.truncated = False
+
+    def __call__(self, chunk: bytes) -> None:
+        room = self.limit - self.size
+        if room <= 0:
+            self.truncated = True
+            return
+        if len(chunk) > room:
+            chunk, self.truncated = chunk[:room], True
+        self.parts.append(bytes(chunk))
+        self.size += len(chunk)
+
+    def take(self) -> tuple[bytes, bool]:
+        """What was captured for this attempt; starts afresh for a retry."""
+        data, cut = b"".join(self.parts), self.truncated
+        self.parts, self.size, self.truncated = [], 0, False
+        return data, cut
+
+
+def row(record: UsageRecord, body: Any, response: bytes, cut: bool, cfg: PayloadLoggingConfig) -> tuple[Any, ...]:
+    paths, patterns = tuple(cfg.redact.json_paths), tuple(cfg.redact.patterns)
+    request_text, request_cut = render(body, paths, patterns, cfg.max_bytes)
+    response_text, response_cut = render(response, paths, patterns, cfg.max_bytes, already_cut=cut)
+    return (record.request_id, record.attempt, record.started_wall, record.endpoint, record.key_id,
+            int(record.stream), request_text, response_text, int(request_cut), int(response_cut))
+
+
+@hookimpl
+def relaygate_validate_request(ctx: RequestContext) -> None:
+    cfg = ctx.endpoint.payload_logging if ctx.endpoint is not None else None
+    if cfg is None or not cfg.enabled or random.random() >= cfg.sample_rate:
+        return
+    ctx.extra[CAPTURE] = Capture(cfg.max_bytes + _MARGIN)
+    ctx.extra[_CONFIG] = cfg
+
+
+@hookimpl
+def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
+    capture: Capture | None = ctx.extra.get(CAPTURE)
+    writer = ctx.gateway.state.get(PAYLOAD_STATE)
+    if capture is None or writer is None:
+        return
+    response, cut = capture.take()
+    writer.add(functools.partial(row, record, ctx.body, response, cut, ctx.extra[_CONFIG]))

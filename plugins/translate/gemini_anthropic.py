@@ -1,0 +1,16 @@
+"""Client speaks Gemini generateContent; backend is Anthropic Messages.
+
+Composed through the chat pivot with full fidelity: everything chat cannot say
+(thinking blocks and signatures, Gemini thought signatures) rides in the pivot's
+extension fields (see convert/common.py), never dropped on the way."""
+
+from __future__ import annotations
+
+from plugins.translate.convert import anthropic, gemini_client
+from plugins.translate.pair import Pair
+
+PAIR = Pair(gemini_client.CLIENT, anthropic.BACKEND)
+translate_request = PAIR.translate_request
+translate_response = PAIR.translate_response
+translate_error = PAIR.translate_error
+StreamTranslator = PAIR.StreamTranslator

@@ -1,0 +1,292 @@
+"""Retries, fallbacks and circuit breaking around provider attempts.
+
+One request tries its chosen served model, retrying retryable failures
+(``retry.retry_on``: connect errors, timeouts, 429, 5xx by default) with
+exponential backoff and full jitter that honours ``Retry-After``, then the
+endpoint's ``fallbacks`` in order. Bounds: ``retry.max_attempts`` per request,
+``retry.attempts_per_model`` per served model, and a global retry budget (as
+Envoy's: retries in flight may be at most ``server.retry_budget_percent`` of
+the active requests, but always ``retry_budget_min_concurrency``).
+
+Nothing is retried once the first byte has reached the client
+(``ctx.committed``): a stream that breaks then ends with an error event.
+
+A circuit breaker per served model opens after ``consecutive_failures``
+failures (connect, timeout, protocol, 5xx; a 429 is not a health signal),
+stays open for ``cooldown_seconds``, then lets ``half_open_probes`` trial
+requests through; a success closes it, a failure opens it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from proxy.errors import GatewayError, UpstreamError, UpstreamStatusError
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from proxy.config import CircuitBreakerConfig, RetryConfig
+    from proxy.context import RequestContext, Route
+    from proxy.gateway import Gateway
+
+log = logging.getLogger("relaygate.resilience")
+STATE = "proxy.resilience"
+CLOSED, HALF_OPEN, OPEN = 0, 1, 2
+STATE_NAMES = {CLOSED: "closed", HALF_OPEN: "half_open", OPEN: "open"}
+
+Forward = Callable[["Gateway", "RequestContext", "Route", int], Awaitable["web.StreamResponse"]]
+
+
+class CircuitOpen(UpstreamError):
+    status = 503
+    type = "service_unavailable"
+    reason = "circuit_open"
+
+
+# -- deciding ------------------------------------------------------------------
+
+def reason_of(exc: GatewayError) -> str:
+    """The failure's label: connect, timeout, protocol or the provider's status code."""
+    return str(getattr(exc, "reason", exc.type))
+
+
+def is_retryable(cfg: RetryConfig, exc: GatewayError) -> bool:
+    if not isinstance(exc, UpstreamError) or isinstance(exc, CircuitOpen):
+        return False                       # our own refusals (limits, validation) are final
+    reason = reason_of(exc)
+    if reason in cfg.retry_on:
+        return True
+    if isinstance(exc, UpstreamStatusError):
+        if exc.status in (401, 403):        # our credentials: another try will not help
+            return False
+        return f"{exc.status // 100}xx" in cfg.retry_on
+    return False
+
+
+def counts_as_failure(reason: str) -> bool:
+    """Whether an attempt's outcome says the served model is unhealthy."""
+    if reason in ("connect", "timeout", "protocol", "error"):
+        return True
+    return reason.isdigit() and int(reason) >= 500
+
+
+def outcome_of(exc: GatewayError) -> str | None:
+    """What a failed attempt tells the breaker: a failure reason, "" (healthy) or None (nothing)."""
+    if isinstance(exc, UpstreamStatusError) and exc.status < 500:
+        return None if exc.status == 429 else ""      # the model answered; a 429 is load, not health
+    if isinstance(exc, UpstreamError):
+        return reason_of(exc)
+    return None                                       # our own refusal (translation, limits)
+
+
+def retry_after_seconds(headers: dict[str, str]) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date), or None."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def backoff_seconds(cfg: RetryConfig, retry_number: int, rnd: Callable[[], float] = random.random) -> float:
+    """Full jitter (AWS architecture blog): uniform in [0, min(max, base * 2^(n-1))]."""
+    cap = min(cfg.backoff_max_seconds, cfg.backoff_base_seconds * (2 ** max(0, retry_number - 1)))
+    return rnd() * cap
+
+
+# -- circuit breaker -------------------------------------------------------------
+
+class CircuitBreaker:
+    __slots__ = ("state", "failures", "opened_at", "probes", "cfg", "on_change")
+
+    def __init__(self, cfg: CircuitBreakerConfig, on_change: Callable[[int], None]) -> None:
+        self.cfg = cfg
+        self.state = CLOSED
+        self.failures = 0
+        self.opened_at = 0.0
+        self.probes = 0
+        self.on_change = on_change
+
+    def _set(self, state: int) -> None:
+        if state != self.state:
+            self.state = state
+            self.on_change(state)
+
+    def available(self, now: float) -> bool:
+        """Whether routing may pick this model now (does not take a probe slot)."""
+        if not self.cfg.enabled or self.state == CLOSED:
+            return True
+        if self.state == OPEN:
+            return now - self.opened_at >= self.cfg.cooldown_seconds
+        return self.probes < self.cfg.half_open_probes
+
+    def acquire(self, now: float) -> bool:
+        """Take the right to send one attempt; pair with :meth:`release`."""
+        if not self.cfg.enabled or self.state == CLOSED:
+            return True
+        if self.state == OPEN:
+            if now - self.opened_at < self.cfg.cooldown_seconds:
+                return False
+            self._set(HALF_OPEN)
+            self.probes = 0
+        if self.probes >= self.cfg.half_open_probes:
+            return False
+        self.probes += 1
+        return True
+
+    def release(self, outcome: str | None, now: float) -> None:
+        """*outcome*: "" success, a failure reason, or None (no verdict: cancelled, 429, 4xx)."""
+        if self.state == HALF_OPEN:
+            self.probes = max(0, self.probes - 1)
+        if outcome is None:
+            return
+        if outcome == "" or not counts_as_failure(outcome):
+            self.failures = 0
+            self._set(CLOSED)
+            return
+        self.failures += 1
+        if self.state == HALF_OPEN or self.failures >= self.cfg.consecutive_failures:
+            self.opened_at = now
+            self._set(OPEN)
+
+    def retry_after(self, now: float) -> float:
+        return max(0.0, self.opened_at + self.cfg.cooldown_seconds - now)
+
+
+class RetryBudget:
+    """Retries in flight may be at most *percent* of active requests (but always *minimum*)."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.exhausted = 0
+
+    def try_acquire(self, active_requests: int, percent: float, minimum: int) -> bool:
+        if self.in_flight >= max(minimum, percent / 100 * active_requests):
+            self.exhausted += 1
+            return False
+        self.in_flight += 1
+        return True
+
+    def release(self) -> None:
+        self.in_flight -= 1
+
+
+class Resilience:
+    """Per-process state that outlives a config reload: breakers by served model, the budget."""
+
+    def __init__(self) -> None:
+        self.breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        self.budget = RetryBudget()
+        #: called as listener(endpoint, served_model, provider, state) on every transition
+        self.listeners: list[Callable[[str, str, str, int], None]] = []
+
+    def breaker(self, route: Route) -> CircuitBreaker:
+        key = (route.endpoint.name, route.served.name)
+        b = self.breakers.get(key)
+        if b is None:
+            def changed(state: int, r: Route = route) -> None:
+                log.warning("circuit of %s/%s is now %s", r.endpoint.name, r.served.name, STATE_NAMES[state])
+                for listener in self.listeners:
+                    listener(r.endpoint.name, r.served.name, r.provider.name, state)
+            b = self.breakers[key] = CircuitBreaker(route.endpoint.circuit_breaker, changed)
+        b.cfg = route.endpoint.circuit_breaker          # follows a reload
+        return b
+
+    def healthy(self, candidates: list[Route]) -> list[Route]:
+        now = time.monotonic()
+        return [r for r in candidates if self.breaker(r).available(now)]
+
+    def all_open_error(self, candidates: list[Route]) -> CircuitOpen:
+        now = time.monotonic()
+        wait = min(self.breaker(r).retry_after(now) for r in candidates)
+        ep = candidates[0].endpoint.name
+        return CircuitOpen(f"every served model of endpoint {ep!r} is failing; try again later",
+                           headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+
+
+def of(gateway: Gateway) -> Resilience:
+    res = gateway.state.get(STATE)
+    if res is None:
+        res = gateway.state[STATE] = Resilience()
+    return res  # type: ignore[no-any-return]
+
+
+# -- the attempt loop ---------------------------------------------------------------
+
+def plan(first: Route, candidates: list[Route]) -> list[Route]:
+    """The chosen route, then the endpoint's fallbacks in their order."""
+    by_name = {r.served.name: r for r in candidates}
+    order = [first]
+    for name in first.endpoint.fallbacks:
+        r = by_name.get(name)
+        if r is not None and r.served.name != first.served.name:
+            order.append(r)
+    return order
+
+
+async def call(gateway: Gateway, ctx: RequestContext, first: Route, candidates: list[Route],
+               forward: Forward) -> web.StreamResponse:
+    """Try *first*, then retries and fallbacks, until one answers or the bounds run out."""
+    res = of(gateway)
+    cfg = first.endpoint.retry
+    server = gateway.settings.server
+    last: GatewayError | None = None
+    attempt = 0
+    for route in plan(first, candidates):
+        breaker = res.breaker(route)
+        for tries in range(cfg.attempts_per_model):
+            if attempt >= cfg.max_attempts:
+                break
+            if attempt and not res.budget.try_acquire(sum(gateway.in_flight.values()),
+                                                      server.retry_budget_percent,
+                                                      server.retry_budget_min_concurrency):
+                log.warning("request %s: retry budget exhausted, not retrying", ctx.request_id)
+                ctx.extra["retry_budget_exhausted"] = True
+                assert last is not None
+                raise last
+            retry_slot = attempt > 0
+            try:
+                now = time.monotonic()
+                if not breaker.acquire(now):
+                    break                                # open: on to the next fallback
+                attempt += 1
+                ctx.route = route
+                outcome: str | None = None
+                try:
+                    response = await forward(gateway, ctx, route, attempt)
+                    outcome = ctx.attempts[-1].error if ctx.attempts else ""
+                    return response
+                except GatewayError as exc:
+                    outcome = outcome_of(exc)
+                    if ctx.committed or not is_retryable(cfg, exc):
+                        raise
+                    last = exc
+                finally:
+                    breaker.release(outcome, time.monotonic())
+            finally:
+                if retry_slot:
+                    res.budget.release()
+            # Decide how long to wait before the next try of this same model.
+            wait = retry_after_seconds(getattr(last, "upstream_headers", {}) or {})
+            if wait is not None and wait > cfg.retry_after_max_seconds:
+                break                                    # too long: fall back instead
+            if tries + 1 < cfg.attempts_per_model and attempt < cfg.max_attempts:
+                await asyncio.sleep(max(wait or 0.0, backoff_seconds(cfg, tries + 1)))
+    if last is None:
+        raise res.all_open_error(candidates)
+    raise last

@@ -1,0 +1,175 @@
+"""Run one real coding-agent CLI against the gateway and a rule-driven fake upstream.
+
+Started by test_agent_cli_e2e.py inside a network namespace that has only loopback
+(``unshare --net``): it brings ``lo`` up, starts the fakes and the gateway on 127.0.0.1,
+runs the agent with a clean environment built from ``relaygate agent-env``'s own output,
+and prints one JSON line (``RESULT {...}``) with the agent's exit code, its output, the
+ledger rows and the upstream calls. Usage::
+
+    python agent_e2e_runner.py AGENT CACHE_DIR WORK_DIR [--scenario ok|disabled] [--via anthropic]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))          # tests/ (support)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))          # the repo (proxy, plugins)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from agents_support import agent_config  # noqa: E402
+from support.behavior import Behavior, ToolCall  # noqa: E402
+from support.fake_anthropic import FakeAnthropic  # noqa: E402
+from support.fake_gemini import FakeGemini  # noqa: E402
+from support.fake_openai import FakeOpenAI  # noqa: E402
+from support.gateway import TEST_KEY, metric_value, run_gateway, settings_for  # noqa: E402
+
+from plugins.agents.agent_env import setup_for  # noqa: E402
+
+TASK = "Run the shell command: echo hi. Then reply with the single word DONE."
+SHELL_TOOLS = {"Bash": {"command": "echo hi", "description": "Print hi"},
+               "bash": {"command": "echo hi", "description": "Print hi"},
+               "exec_command": {"cmd": "echo hi"},
+               "run_shell_command": {"command": "echo hi", "description": "Print hi"}}
+PACKAGES = {"claude": "claude", "codex": "codex", "gemini": "gemini", "opencode": "opencode"}
+
+
+def _tool_names(body: dict[str, Any]) -> list[str]:
+    names = []
+    for tool in body.get("tools") or []:
+        if isinstance(tool, dict):
+            names.append(tool.get("name") or (tool.get("function") or {}).get("name") or "")
+            names += [d.get("name", "") for d in tool.get("functionDeclarations") or []]
+    return names
+
+
+def _has_tool_result(body: dict[str, Any]) -> bool:
+    text = json.dumps(body.get("messages") or body.get("input") or body.get("contents") or [])
+    return any(marker in text for marker in ('"tool_result"', '"function_call_output"', '"role": "tool"',
+                                             '"functionResponse"'))
+
+
+def decide(body: dict[str, Any]) -> Behavior:
+    """The capture server's rules: answer a tool result with DONE, call the shell tool when offered."""
+    if _has_tool_result(body):
+        return Behavior(text="Tool result received: hi. DONE")
+    for name in _tool_names(body):
+        if name in SHELL_TOOLS:
+            return Behavior(tool_calls=[ToolCall(name, SHELL_TOOLS[name])])
+    return Behavior(text="Hello from the fake model. DONE")
+
+
+def rule_driven(cls: type) -> type:
+    class RuleDriven(cls):  # type: ignore[misc,valid-type]
+        def _next_behavior(self, path: str) -> Behavior:
+            body = self.requests[-1].body if self.requests else None
+            return decide(body if isinstance(body, dict) else {})
+    return RuleDriven
+
+
+def agent_command(agent: str, bin_dir: Path, model: str | None) -> list[str]:
+    exe = str(bin_dir / PACKAGES[agent])
+    if agent == "claude":
+        return [exe, "-p", TASK, "--allowedTools", "Bash(echo:*)", "--output-format", "json"]
+    if agent == "codex":
+        return [exe, "exec", "--skip-git-repo-check", "--ephemeral", "--color", "never", "-s", "workspace-write",
+                "--json", TASK]
+    if agent == "gemini":
+        return [exe, "-p", TASK, "--yolo", "-o", "json", "-m", model or "gemini-3.8-flash"]
+    return [exe, "run", "-m", f"relaygate/{model}", "--format", "json", TASK]
+
+
+def agent_environment(agent: str, url: str, key: str, home: Path, via: str) -> tuple[dict[str, str], str | None]:
+    """The agent-env set-up (env and config file), plus what a throw-away test run needs."""
+    setup = setup_for(agent, url, key, via=via)
+    env = {"HOME": str(home), "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+           "LANG": "C.UTF-8", "TERM": "dumb", **setup.env}
+    if setup.config_path:
+        path = Path(setup.config_path.replace("${CODEX_HOME:-$HOME/.codex}", str(home / ".codex"))
+                    .replace("$HOME", str(home)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(setup.config_text)
+    model = None
+    if agent == "gemini":
+        env["GEMINI_CLI_TRUST_WORKSPACE"] = "true"
+    if agent == "opencode":
+        config = json.loads(env["OPENCODE_CONFIG_CONTENT"])
+        config["permission"] = {"bash": "allow"}
+        env["OPENCODE_CONFIG_CONTENT"] = json.dumps(config)
+        env["OPENCODE_DISABLE_LSP_DOWNLOAD"] = env["OPENCODE_DISABLE_DEFAULT_PLUGINS"] = "1"
+        model = config["model"].split("/", 1)[1]
+    return env, model
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("agent", choices=sorted(PACKAGES))
+    ap.add_argument("cache", type=Path)
+    ap.add_argument("work", type=Path)
+    ap.add_argument("--scenario", choices=("ok", "disabled"), default="ok")
+    ap.add_argument("--via", default="anthropic")
+    ap.add_argument("--cross", action="store_true", help="serve every agent from another provider (translation)")
+    ap.add_argument("--timeout", type=float, default=180)
+    ap.add_argument("--refusal-status", type=int, help="agents.refusal_status for this agent kind")
+    args = ap.parse_args()
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
+    fakes = {"openai": await rule_driven(FakeOpenAI)().start(),
+             "anthropic": await rule_driven(FakeAnthropic)().start(),
+             "gemini": await rule_driven(FakeGemini)().start()}
+    keys = [{"name": "alice-laptop", "key": TEST_KEY, "owner": "alice", "team": "dev",
+             "disabled": args.scenario == "disabled"}]
+    config = agent_config({k: f.base_url for k, f in fakes.items()}, keys=keys)
+    config["aliases"]["*"] = {"anthropic": "anthropic-sonnet", "openai": "openai-gpt", "gemini": "gemini-flash",
+                              "unified": "openai-gpt"}
+    if args.cross:
+        other = {"anthropic": "openai-gpt", "openai": "anthropic-sonnet", "gemini": "anthropic-sonnet",
+                 "unified": "anthropic-sonnet"}
+        config["aliases"] = {"*": other}
+        for endpoint in config["endpoints"].values():      # Codex's OpenAI-only tools are dropped
+            endpoint["unsupported_params"] = "drop"
+    kind = {"claude": "claude_code", "codex": "codex", "gemini": "gemini_cli", "opencode": "opencode"}[args.agent]
+    if args.refusal_status:
+        config["agents"] = {"refusal_status": {kind: args.refusal_status}}
+    home, workdir = args.work / "home", args.work / "ws"
+    home.mkdir(parents=True, exist_ok=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = settings_for(config, ledger_path=str(args.work / "ledger.db"))
+    async with run_gateway(settings) as gw:
+        env, model = agent_environment(args.agent, gw.url, TEST_KEY, home, args.via)
+        cmd = agent_command(args.agent, args.cache / PACKAGES[args.agent] / "node_modules" / ".bin", model)
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(*cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), args.timeout)
+            rc: int | None = proc.returncode
+        except TimeoutError:
+            proc.kill()
+            out, err = await proc.communicate()
+            rc = None
+        elapsed = time.monotonic() - started
+        rows = await gw.ledger_rows()
+        metrics = await gw.metrics()
+    for fake in fakes.values():
+        await fake.stop()
+    result = {
+        "agent": args.agent, "scenario": args.scenario, "rc": rc, "elapsed": round(elapsed, 1),
+        "stdout": out.decode(errors="replace")[-6000:], "stderr": err.decode(errors="replace")[-4000:],
+        "ledger": [{k: r[k] for k in ("agent", "session_id", "owner", "endpoint", "status", "total_tokens",
+                                      "surface")} for r in rows],
+        "upstream": {name: [r.path for r in f.requests] for name, f in fakes.items()},
+        "agent_requests": metric_value(metrics, "relaygate_agent_requests_total", agent=kind),
+    }
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

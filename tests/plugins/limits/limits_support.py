@@ -1,0 +1,54 @@
+"""Helpers for the limits tests: a controllable clock and Redis that FAILS under CI=true when missing."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from plugins.limits.redis_backend import RedisBackend
+from plugins.limits.windows import MemoryBackend
+
+REDIS_URL = os.environ.get("RELAYGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def unique_prefix() -> str:
+    return f"rgtest:{uuid.uuid4().hex[:12]}:"
+
+
+async def require_redis() -> None:
+    """Skip when Redis is unreachable on a developer machine; fail under CI=true."""
+    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        await client.ping()
+    except Exception as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis is required under CI=true but unreachable at {REDIS_URL}: {exc}", pytrace=False)
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    finally:
+        await client.aclose()
+
+
+async def make_backend(kind: str, clock: FakeClock | None) -> MemoryBackend | RedisBackend:
+    if kind == "memory":
+        return MemoryBackend(clock) if clock is not None else MemoryBackend()
+    await require_redis()
+    return RedisBackend(REDIS_URL, unique_prefix(), clock=clock)
+
+
+async def drop_backend(backend: MemoryBackend | RedisBackend) -> None:
+    await backend.clear()
+    await backend.close()

@@ -1,0 +1,63 @@
+"""Guard tests: every hook is documented and implemented; plugins load from the config."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import types
+
+import aiohttp
+import pytest
+from support.gateway import TEST_KEY, openai_config, run_gateway, settings_for
+
+from proxy import hookimpl, hookspecs
+from proxy.errors import RequestRejected
+from proxy.plugins import DEFAULT_PLUGINS, make_plugin_manager
+
+HOOKS = [name for name, f in vars(hookspecs).items() if name.startswith("relaygate_") and inspect.isfunction(f)]
+
+
+def test_every_hook_is_documented_with_its_call_style():
+    for name in HOOKS:
+        doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+        assert len(doc) > 40, f"{name} needs a docstring"
+
+
+def test_every_hook_has_a_builtin_implementation():
+    pm = make_plugin_manager(entry_points=False)
+    missing = [h for h in HOOKS if not getattr(pm.hook, h).get_hookimpls()]
+    assert missing == []
+
+
+def test_default_plugins_are_unique_modules():
+    assert len(set(DEFAULT_PLUGINS)) == len(DEFAULT_PLUGINS)
+
+
+def test_unknown_plugin_in_config_fails_clearly():
+    with pytest.raises(ImportError, match="no_such_plugin_module"):
+        make_plugin_manager(["no_such_plugin_module"], entry_points=False)
+
+
+async def test_plugin_from_config_joins_the_pipeline(fake_openai, tmp_path, monkeypatch):
+    module = types.ModuleType("rg_test_policy_plugin")
+
+    @hookimpl
+    async def relaygate_validate_request(ctx):
+        if "forbidden" in str(ctx.body.get("messages")):
+            raise RequestRejected("the word 'forbidden' is not allowed", param="messages")
+
+    module.relaygate_validate_request = relaygate_validate_request
+    monkeypatch.setitem(sys.modules, "rg_test_policy_plugin", module)
+    config = openai_config(fake_openai.base_url)
+    config["plugins"] = ["rg_test_policy_plugin"]
+    settings = settings_for(config, ledger_path=str(tmp_path / "l.db"))
+    async with run_gateway(settings) as gw, aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bearer {TEST_KEY}"}
+        body = {"model": "chat", "messages": [{"role": "user", "content": "a forbidden word"}]}
+        async with http.post(gw.url + "/v1/chat/completions", json=body, headers=headers) as r:
+            assert r.status == 400
+            assert (await r.json())["error"]["param"] == "messages"
+        body["messages"][0]["content"] = "fine"
+        async with http.post(gw.url + "/v1/chat/completions", json=body, headers=headers) as r:
+            assert r.status == 200
+    assert len(fake_openai.requests) == 1

@@ -1,0 +1,56 @@
+"""Graceful shutdown of a real `relaygate serve` process: SIGTERM during 50 open streams."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import aiohttp
+from resilience_helpers import AUTH, CHAT
+from serve_helpers import Server, free_port, ledger_rows, write_config
+from support.behavior import Behavior
+
+
+async def test_sigterm_drains_50_open_streams_then_flushes_the_ledger_and_exits_0(fake_openai, tmp_path):
+    fake_openai.always(Behavior(chunks=20, chunk_delay=0.1, text="x" * 40))     # ~2 s per stream
+    port, ledger = free_port(), tmp_path / "ledger.db"
+    write_config(tmp_path / "c.yaml", fake_openai.base_url, port, ledger, server={"drain_delay_seconds": 1.0})
+    server = await Server(tmp_path / "c.yaml", port).start()
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
+            async def stream() -> bytes:
+                async with s.post(server.url + "/v1/chat/completions", json={**CHAT, "stream": True},
+                                  headers=AUTH) as r:
+                    assert r.status == 200
+                    return await r.read()
+
+            tasks = [asyncio.create_task(stream()) for _ in range(50)]
+            await fake_openai.wait_for_requests(50, timeout=20)
+            server.signal(signal.SIGTERM)
+            ready = []
+            for _ in range(20):                                    # within drain_delay_seconds
+                async with s.get(server.url + "/readyz") as r:     # still listening, but not ready
+                    ready.append(r.status)
+                if r.status == 503:
+                    break
+                await asyncio.sleep(0.02)
+            assert ready[-1] == 503
+            bodies = await asyncio.gather(*tasks)
+            assert all(b.rstrip().endswith(b"data: [DONE]") for b in bodies)
+            assert await _refused(s, server.url)                   # the listener closed after the delay
+        assert await server.wait() == 0
+        rows = ledger_rows(ledger)
+        assert len(rows) == 50 and all(r["status"] == 200 and r["disconnected"] == 0 for r in rows)
+    finally:
+        await server.stop()
+
+
+async def _refused(s: aiohttp.ClientSession, url: str) -> bool:
+    for _ in range(100):
+        try:
+            async with aiohttp.ClientSession() as fresh, fresh.get(url + "/healthz") as r:
+                await r.read()
+        except aiohttp.ClientConnectionError:
+            return True
+        await asyncio.sleep(0.05)
+    return False
