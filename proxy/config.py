@@ -210,9 +210,18 @@ class KeyStoreConfig(_Model):
     refresh_seconds: float = Field(2.0, gt=0)   # how soon a change on another replica takes effect
 
 
+class ResponsesStoreConfig(_Model):
+    """Conversations the gateway keeps so ``previous_response_id`` works on translated endpoints."""
+
+    path: str | None = Field(None, description="SQLite file; default: relaygate-responses.db beside the ledger")
+    retention_days: float = Field(30, gt=0)
+    max_items: int = Field(2000, ge=1, description="most input+output items kept per response")
+
+
 class StorageConfig(_Model):
     ledger: LedgerConfig = LedgerConfig()
     keys: KeyStoreConfig = KeyStoreConfig()
+    responses: ResponsesStoreConfig = ResponsesStoreConfig()
 
 
 LimitScope = Literal["key", "owner", "team", "endpoint", "endpoint_key"]

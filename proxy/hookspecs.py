@@ -108,7 +108,8 @@ def relaygate_admit_request(ctx: RequestContext, route: Route) -> Awaitable[None
 
 
 @hookspec
-def relaygate_transform_response(ctx: RequestContext, body: dict[str, Any]) -> Awaitable[dict[str, Any] | None] | dict[str, Any] | None:
+def relaygate_transform_response(
+        ctx: RequestContext, body: dict[str, Any]) -> Awaitable[dict[str, Any] | None] | dict[str, Any] | None:
     """A non-streaming answer is about to go to the client: *body* is the parsed
     JSON in the client's format (after translation). Return a changed body (e.g.
     PII masked), or None to leave it; raise a :class:`proxy.errors.ClientError`

@@ -27,6 +27,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.providers.vertex",
     "plugins.surfaces.gemini",
     "plugins.translate.registry",
+    "plugins.translate.responses_store",
     "plugins.auth.keys",
     "plugins.keystore.auth",
     "plugins.agents.governance",

@@ -295,7 +295,8 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
 CAPTURE = "capture_response"
 
 
-def _tee(write: Callable[[bytes], Awaitable[None]], capture: Callable[[bytes], None]) -> Callable[[bytes], Awaitable[None]]:
+def _tee(write: Callable[[bytes], Awaitable[None]],
+         capture: Callable[[bytes], None]) -> Callable[[bytes], Awaitable[None]]:
     async def tee(chunk: bytes) -> None:
         capture(chunk)
         await write(chunk)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -103,8 +104,6 @@ async def _json_body(request: web.Request, *, optional: bool = False) -> dict[st
 
 
 def _expiry(body: dict[str, Any], now: float | None = None) -> float | None:
-    import time
-
     if body.get("expires_in") is not None:
         if body.get("expires_at") is not None:
             raise ValueError("give expires_at or expires_in, not both")

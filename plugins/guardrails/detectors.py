@@ -68,11 +68,11 @@ DETECTORS: dict[str, Detector] = {d.kind: d for d in (
              lambda s: luhn_ok(_digits(s)), "[CARD]"),
     Detector("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), iban_ok, "[IBAN]"),
     Detector("us_ssn", re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b"), label="[SSN]"),
-    Detector("uk_nino", re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),
-             label="[NATIONAL_ID]"),
+    Detector("uk_nino", re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+                                   r" ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"), label="[NATIONAL_ID]"),
     Detector("es_dni", re.compile(r"\b\d{8}[A-Za-z]\b"), dni_ok, "[NATIONAL_ID]"),
-    Detector("phone", re.compile(r"(?<![\w+-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{3,4}){1,3}(?![\w-])"),
-             _phone_ok, "[PHONE]"),
+    Detector("phone", re.compile(r"(?<![\w+-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?"
+                                 r"\d{2,4}(?:[ .-]?\d{3,4}){1,3}(?![\w-])"), _phone_ok, "[PHONE]"),
 )}
 GROUPS = {"national_id": ("us_ssn", "uk_nino", "es_dni")}
 DESCRIPTIONS = {"email": "an email address", "card": "a payment card number", "iban": "an IBAN",

@@ -37,7 +37,7 @@ class Limit:
 
     def describe(self) -> str:
         per = "minute" if self.window_s == 60 else f"{self.window_s:g}s"
-        unit = f"/min" if self.window_s == 60 else f"/{self.window_s:g}s"
+        unit = "/min" if self.window_s == 60 else f"/{self.window_s:g}s"
         return f"{self.kind} per {per} limit of {self.subject} ({self.capacity}{unit})"
 
 

@@ -85,6 +85,7 @@ class LedgerWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._stopping = False
 
     def add(self, row: Any) -> None:
         if not self.pending:
@@ -112,7 +113,7 @@ class LedgerWriter:
         self._task = asyncio.create_task(self._run(), name=f"relaygate-{self.name}")
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if self.spool_backlog and self.store_available:
                     await self.ship_spool()
@@ -124,6 +125,8 @@ class LedgerWriter:
             except TimeoutError:
                 pass
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 await self.flush()
             except Exception:
@@ -149,7 +152,13 @@ class LedgerWriter:
                 del self.pending[:len(batch)]         # owned by this flush now: add() may spill the rest
                 self.oldest = time.monotonic() if self.pending else None
                 rows = [_render(x) for x in batch]
-                if (force_try or self.store_available or self.spool is None) and await self._write(rows):
+                try:
+                    ok = (force_try or self.store_available or self.spool is None) and await self._write(rows)
+                except asyncio.CancelledError:
+                    self.pending[:0] = rows           # cancelled mid-write: keep the batch for the next flush
+                    self.oldest = time.monotonic()
+                    raise
+                if ok:
                     self.written += len(rows)
                     continue
                 if self.spool is None:
@@ -180,11 +189,10 @@ class LedgerWriter:
 
     async def stop(self, close_store: bool = True) -> None:
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            # Never cancel the writer mid-write: a batch it holds would be lost. Let it finish.
+            self._stopping = True
+            self._wake.set()
+            await self._task
         await self.flush(force_try=True)
         if self.spool is not None and self.store_available:
             await self.ship_spool()

@@ -13,6 +13,7 @@ import orjson
 from aiohttp import web
 
 from proxy import hookimpl
+from proxy.context import Principal
 from proxy.errors import GatewayError, UnknownEndpoint
 from proxy.gateway import Gateway
 from proxy.pipeline import error_response, new_context, require_principal
@@ -33,10 +34,11 @@ def _json(body: object, request_id: str, status: int = 200) -> web.Response:
                         headers={"x-request-id": request_id})
 
 
-def visible_endpoints(gateway: Gateway, principal: object) -> list[str]:
+def visible_endpoints(gateway: Gateway, principal: Principal) -> list[str]:
+    """Endpoint names (wildcards as ``prefix*``) this key may call."""
     rt = gateway.runtime
-    names = [n for n in rt.endpoint_names() if principal.may_call(n)]           # type: ignore[attr-defined]
-    names += [p + "*" for p, ep in rt.wildcards if principal.may_call(ep.name)]  # type: ignore[attr-defined]
+    names = [n for n in rt.endpoint_names() if principal.may_call(n)]
+    names += [p + "*" for p, ep in rt.wildcards if principal.may_call(ep.name)]
     return names
 
 
@@ -71,6 +73,14 @@ async def probe(request: web.Request) -> web.Response:
     return web.json_response({"surface": SURFACE, "status": "ok"})
 
 
+def unknown_path(gateway: Gateway):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        ctx = new_context(gateway, request, "anthropic.messages", SURFACE)
+        return error_response(ctx, UnknownEndpoint(f"{request.method} {request.path} is not an Anthropic API "
+                                                   f"path this gateway serves"))
+    return handler
+
+
 @hookimpl
 def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
     routes.surface(SurfaceRoute("POST", f"{PREFIX}/v1/messages", "anthropic.messages", SURFACE,
@@ -83,3 +93,4 @@ def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
     for method in ("HEAD", "GET"):
         routes.add(method, PREFIX, probe)
         routes.add(method, PREFIX + "/", probe)
+    routes.add("*", f"{PREFIX}/{{tail:.+}}", unknown_path(gateway))     # last: 404 in Anthropic's shape

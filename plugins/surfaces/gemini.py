@@ -66,17 +66,17 @@ def models_handler(gateway: Gateway):  # type: ignore[no-untyped-def]
         try:
             await require_principal(gateway, ctx)
             assert ctx.principal is not None
-            rt = gateway.runtime
             wanted = request.match_info.get("endpoint")
             if wanted is not None:
-                endpoint, _ = rt.find_endpoint(wanted)
+                endpoint, _ = gateway.runtime.find_endpoint(wanted)
                 if not ctx.principal.may_call(endpoint.name):
                     raise UnknownEndpoint(f"endpoint {wanted!r} does not exist", param="model")
                 return _json(model_info(wanted), ctx.request_id)
         except GatewayError as err:
             return error_response(ctx, err)
-        names = [n for n in rt.endpoint_names() if ctx.principal.may_call(n)]
-        names += [p + "*" for p, ep in rt.wildcards if ctx.principal.may_call(ep.name)]
+        rt, principal = gateway.runtime, ctx.principal
+        names = [n for n in rt.endpoint_names() if principal.may_call(n)]
+        names += [p + "*" for p, ep in rt.wildcards if principal.may_call(ep.name)]
         return _json({"models": [model_info(n) for n in names]}, ctx.request_id)
 
     return handler

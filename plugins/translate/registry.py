@@ -32,8 +32,6 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
     ("openai.embeddings", "gemini.batch_embed", "embeddings_gemini"),
     ("anthropic.count_tokens", "gemini.count_tokens", "count_anthropic_gemini"),
     ("gemini.count_tokens", "anthropic.count_tokens", "count_gemini_anthropic"),
-    ("anthropic.count_tokens", "openai.responses.input_tokens", "count_anthropic_openai"),
-    ("gemini.count_tokens", "openai.responses.input_tokens", "count_gemini_openai"),
 )
 
 

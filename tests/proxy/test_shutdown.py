@@ -40,7 +40,8 @@ async def test_sigterm_drains_50_open_streams_then_flushes_the_ledger_and_exits_
             assert await _refused(s, server.url)                   # the listener closed after the delay
         assert await server.wait() == 0
         rows = ledger_rows(ledger)
-        assert len(rows) == 50 and all(r["status"] == 200 and r["disconnected"] == 0 for r in rows)
+        assert len(rows) == 50, await server.output()
+        assert all(r["status"] == 200 and r["disconnected"] == 0 for r in rows)
     finally:
         await server.stop()
 

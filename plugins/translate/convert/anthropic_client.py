@@ -1,7 +1,7 @@
 """Anthropic Messages as the *client* side: Claude Code and the anthropic SDK on any model.
 
 Thinking blocks the client replays are decoded: a real Anthropic signature
-travels on in ``thinking_blocks``; a gateway-made one (``rgc1.`` carrier)
+travels on in ``thinking_blocks``; a gateway-made one (``RGC1`` carrier, see common.carry)
 restores the Gemini thought signatures it packed. Synthesised messages carry
 every key the spec marks required, nullable ones as ``null``.
 """

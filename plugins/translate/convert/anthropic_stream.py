@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from plugins.apis.anthropic_messages import usage_from_anthropic
 from plugins.translate.convert.common import chat_usage, new_id, now
 from proxy import sse
 from proxy.context import Usage
@@ -49,8 +50,7 @@ class AnthropicParser:
         created = u.get("cache_creation_input_tokens") or 0
         prompt = (u.get("input_tokens") or 0) + cached + created
         usage = chat_usage(prompt, u.get("output_tokens") or 0, cached=cached)
-        self.usage = Usage(input_tokens=prompt, output_tokens=u.get("output_tokens") or 0, cached_input_tokens=cached,
-                           cache_creation_tokens=created, total_tokens=prompt + (u.get("output_tokens") or 0))
+        self.usage = usage_from_anthropic(u)           # the same vocabulary as the Anthropic API's meter
         return [{"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
                  "choices": [], "usage": usage}]
 

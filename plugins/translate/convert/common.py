@@ -14,7 +14,7 @@ chat-speaking client and come back unchanged on the next turn:
 Clients that have no place for these (Anthropic thinking signatures seen by a
 Responses client, Gemini signatures seen by an Anthropic client) get them
 packed into the field that client does replay verbatim (``encrypted_content``,
-``signature``) with :func:`carry` / :func:`uncarry`.
+``signature``, ``thoughtSignature``) with :func:`carry` / :func:`uncarry`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import orjson
 
 from proxy.translation import TranslateOptions
 
-CARRY_PREFIX = "rgc1."
+CARRY_MAGIC = b"RGC1"
+CARRY_PREFIX = base64.b64encode(CARRY_MAGIC + b"{").decode()[:4]   # "UkdD": cheap pre-check
 OPENAI_KINDS = ("openai", "azure_openai")
 
 
@@ -38,17 +39,21 @@ Options = TranslateOptions
 
 
 def carry(payload: dict[str, Any]) -> str:
-    """Pack *payload* into an opaque string a client replays verbatim."""
-    return CARRY_PREFIX + base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
+    """Pack *payload* into an opaque string a client replays verbatim.
+
+    Plain base64 (magic ``RGC1`` + JSON), since some fields must be base64
+    (Gemini ``thoughtSignature`` is bytes).
+    """
+    return base64.b64encode(CARRY_MAGIC + orjson.dumps(payload)).decode()
 
 
 def uncarry(value: Any) -> dict[str, Any] | None:
     """The payload of a :func:`carry` string, or None for anything else (a real provider signature)."""
     if not isinstance(value, str) or not value.startswith(CARRY_PREFIX):
         return None
-    raw = value[len(CARRY_PREFIX):]
     try:
-        obj = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        raw = base64.b64decode(value, validate=True)
+        obj = orjson.loads(raw[len(CARRY_MAGIC):]) if raw.startswith(CARRY_MAGIC) else None
     except (binascii.Error, ValueError):
         return None
     return obj if isinstance(obj, dict) else None

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.translate.convert.common import Options, budget_to_effort, data_uri, dumps, loads_object, new_id
+from plugins.translate.convert.common import (Options, budget_to_effort, carry, data_uri, dumps, loads_object, new_id,
+                                               uncarry)
 from plugins.translate.convert.gemini import STATUS_FROM_GOOGLE
 from proxy import sse
 
@@ -19,6 +20,27 @@ FINISH_TO_GEMINI = {"stop": "STOP", "tool_calls": "STOP", "function_call": "STOP
                     "content_filter": "SAFETY"}
 GOOGLE_FROM_STATUS = {v: k for k, v in STATUS_FROM_GOOGLE.items() if k not in ("FAILED_PRECONDITION", "OUT_OF_RANGE",
                                                                                  "ALREADY_EXISTS", "UNKNOWN")}
+
+
+#: fields whose values are user data (schemas, arguments), never renamed
+_OPAQUE = {"parametersJsonSchema", "parameters", "responseJsonSchema", "responseSchema", "args", "response",
+           "data", "text"}
+
+
+def camel(value: Any) -> Any:
+    """Proto JSON accepts snake_case field names too (google-genai sends ``mime_type``,
+    ``parameters_json_schema``, ``thinking_budget``): normalise to camelCase."""
+    if isinstance(value, list):
+        return [camel(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        if "_" in k:
+            head, *rest = k.split("_")
+            k = head + "".join(w[:1].upper() + w[1:] for w in rest)
+        out[k] = v if k in _OPAQUE else camel(v)
+    return out
 
 
 def _schema(s: Any) -> Any:
@@ -109,23 +131,29 @@ def _pair_id(pending: list[tuple[str, str]], name: str) -> str:
 
 
 def _model_message(parts: list[dict[str, Any]], turn: int, pending: list[tuple[str, str]]) -> dict[str, Any]:
-    text, calls = [], []
+    text, calls, blocks = [], [], []
     msig = None
     pending.clear()
     for p in parts:
+        carried = uncarry(p.get("thoughtSignature"))
+        if carried is not None:                      # Anthropic thinking blocks we packed (see below)
+            blocks.extend(carried.get("tb") or [])
         if "functionCall" in p:
             fc = p["functionCall"]
             tid = fc.get("id") or f"call_{turn}_{len(calls)}"
             tc: dict[str, Any] = {"id": tid, "type": "function",
                                   "function": {"name": fc.get("name", ""), "arguments": dumps(fc.get("args") or {})}}
-            if p.get("thoughtSignature"):
+            if p.get("thoughtSignature") and carried is None:
                 tc["extra_content"] = {"google": {"thought_signature": p["thoughtSignature"]}}
             calls.append(tc)
             pending.append((tid, fc.get("name", "")))
         elif "text" in p and not p.get("thought"):
             text.append(p["text"])
-            msig = p.get("thoughtSignature") or msig
+            if carried is None:
+                msig = p.get("thoughtSignature") or msig
     m: dict[str, Any] = {"role": "assistant", "content": "".join(text) if text or not calls else None}
+    if blocks:
+        m["thinking_blocks"] = blocks
     if calls:
         m["tool_calls"] = calls
     if msig:
@@ -134,6 +162,7 @@ def _model_message(parts: list[dict[str, Any]], turn: int, pending: list[tuple[s
 
 
 def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
+    body = camel(body)
     chat: dict[str, Any] = {"messages": _messages(body, opts)}
     tools = []
     for t in body.get("tools") or []:
@@ -220,7 +249,19 @@ def message_parts(msg: dict[str, Any]) -> list[dict[str, Any]]:
         if _sig(tc):
             part["thoughtSignature"] = _sig(tc)
         parts.append(part)
+    pack_thinking(parts, msg.get("thinking_blocks"))
     return parts
+
+
+def pack_thinking(parts: list[dict[str, Any]], blocks: Any) -> None:
+    """Anthropic thinking blocks ride as the thought signature of the first function call (Gemini
+    clients replay those verbatim; thought parts themselves are not replayed)."""
+    if not blocks:
+        return
+    for part in parts:
+        if "functionCall" in part and "thoughtSignature" not in part:
+            part["thoughtSignature"] = carry({"tb": blocks})
+            return
 
 
 def response_from_chat(chat: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -266,6 +307,7 @@ class GeminiEmitter:
         self._finish: dict[int, str] = {}
         self._usage: dict[str, Any] | None = None
         self._failed = False
+        self._blocks: list[dict[str, Any]] = []
 
     def _out(self, cands: list[dict[str, Any]], usage: bool = False) -> bytes:
         body: dict[str, Any] = {"candidates": cands, "modelVersion": self.model, "responseId": self._id}
@@ -290,6 +332,7 @@ class GeminiEmitter:
                 parts: list[dict[str, Any]] = []
                 if d.get("reasoning_content"):
                     parts.append({"text": d["reasoning_content"], "thought": True})
+                self._blocks.extend(d.get("thinking_blocks") or [])
                 if d.get("content"):
                     part: dict[str, Any] = {"text": d["content"]}
                     if _sig(d):
@@ -321,6 +364,8 @@ class GeminiEmitter:
                 if call["sig"]:
                     part["thoughtSignature"] = call["sig"]
                 parts.append(part)
+            if i == 0:
+                pack_thinking(parts, self._blocks)
             cands.append({"content": {"role": "model", "parts": parts or [{"text": ""}]},
                           "finishReason": FINISH_TO_GEMINI.get(self._finish.get(i, "stop"), "OTHER"), "index": i})
         return self._out(cands, usage=True)

@@ -3,7 +3,7 @@
 Items <-> messages: ``message`` items become chat messages, consecutive
 ``function_call`` items join one assistant message (parallel calls), each
 ``function_call_output`` becomes a tool message. ``reasoning`` items carry
-``encrypted_content``: for translated backends that is a ``rgc1.`` carrier
+``encrypted_content``: for translated backends that is an ``RGC1`` carrier (common.carry)
 holding the Anthropic thinking blocks (``tb``) and Gemini thought
 signatures (``gsig`` by call id, ``msig``), so they come back verbatim when
 the client replays the item, as Codex does with ``store: false``.
@@ -18,8 +18,6 @@ from typing import Any
 from plugins.translate.convert.common import Options, carry, dumps, loads_object, new_id, now, uncarry
 from plugins.translate.convert.responses_stream import ResponsesEmitter, response_object, usage_from_chat
 
-HINTS = ("store", "include", "metadata", "client_metadata", "service_tier", "truncation", "stream_options",
-         "prompt_cache_retention", "safety_identifier", "user", "stream", "model", "background")
 
 
 def _content_parts(content: Any, opts: Options) -> Any:

@@ -318,12 +318,15 @@ async def test_models_list_in_anthropic_shape(gw):
         await client.models.retrieve("nope")
 
 
-async def test_probe_answers_without_auth(gw):
+async def test_probe_answers_without_auth_and_unknown_paths_are_404(gw):
     async with aiohttp.ClientSession() as s:
         async with s.head(gw.url + "/anthropic") as r:
             assert r.status == 200
         async with s.get(gw.url + "/anthropic") as r:
             assert r.status == 200
+        async with s.post(gw.url + "/anthropic/v1/complete", json={}, headers={"x-api-key": TEST_KEY}) as r:
+            assert r.status == 404
+            assert_anthropic_error(await r.json(), "not_found_error")
 
 
 async def test_zero_config_endpoint_anthropic_slash_model(fake_anthropic, tmp_path):

@@ -68,6 +68,21 @@ async def test_postgres_row_count_equals_requests_with_abandoned_streams(fake_op
         assert await gw.gateway.state[STATE].store.ping()
 
 
+async def test_without_drain_an_abandoned_stream_still_gets_a_row_with_the_prompt_estimated(fake_openai, tmp_path):
+    fake_openai.always(STREAM)
+    cfg = openai_config(fake_openai.base_url)             # default: the provider call is closed at once
+    async with run_gateway(settings_for(cfg, ledger_path=str(tmp_path / "l.db"))) as gw:
+        await send(gw.url, stream=True, abandon=True)
+        assert await eventually(lambda: _has_rows(gw, 1))
+        (row,) = await gw.ledger_rows()
+    assert row["disconnected"] == 1 and row["error"] == "client_disconnected"
+    assert row["input_tokens"] > 0 and row["cost_usd"] > 0
+
+
+async def _has_rows(gw, n: int) -> bool:
+    return len(await gw.ledger_rows()) == n
+
+
 async def test_postgres_outage_spools_rows_and_ships_them_once_back(fake_openai, tmp_path, pg_schema):
     fake_openai.always(Behavior(times=None))
     fwd = await TcpForwarder().start()

@@ -249,3 +249,17 @@ async def test_models_and_native_chat_use_openai_rules(gw, fake_openai):
 
 def test_codex_capture_file_is_there():
     assert Path(CODEX_CAPTURES).exists()
+
+
+async def test_stream_events_reach_the_client_while_upstream_is_still_sending(gw, fake_openai):
+    # The fake sends two events and then stalls: they can only arrive if nothing buffers.
+    fake_openai.script(Behavior(stall="stream", stall_after=2))
+    hdrs = {"Authorization": f"Bearer {TEST_KEY}"}
+    async with aiohttp.ClientSession() as s, s.post(gw.url + "/openai/v1/responses", headers=hdrs, json={
+            "model": "gpt-5.5", "input": "Hi", "stream": True}) as r:
+        received = b""
+        while b"response.in_progress" not in received:
+            received += await asyncio.wait_for(r.content.readany(), timeout=10)
+    names = [name for name, _ in parse_sse(received.rsplit(b"\n\n", 1)[0])]
+    assert names[:2] == ["response.created", "response.in_progress"]
+    await fake_openai.wait_for_disconnect()
