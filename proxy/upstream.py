@@ -235,6 +235,8 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
     out = web.StreamResponse(status=200, headers=headers)
     counts = gateway.in_flight_streams
     counts[ctx.surface] = counts.get(ctx.surface, 0) + 1
+    relayed = 0
+    finished = False
     try:
         ctx.committed = True                 # from here on, no retry and no fallback
         await out.prepare(ctx.request)
@@ -247,6 +249,7 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
                     att.ttft = time.perf_counter() - ctx.started
                 kick()
                 feed(chunk)
+                relayed += len(chunk)
                 if stream_filter is not None:
                     chunk = stream_filter(chunk)
                     if not chunk:
@@ -256,6 +259,7 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
                     if not chunk:
                         continue
                 await write(chunk)
+            finished = True
             if translator is not None and (tail := translator.finish()):
                 await write(tail)
             elif stream_filter is not None and (tail := stream_filter.flush()):
@@ -286,8 +290,14 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
     finally:
         counts[ctx.surface] -= 1
         att.usage = translator.usage if translator is not None else meter.usage
-        if not att.usage.input_tokens:      # no usage event arrived: bill the prompt by estimate at least
-            att.usage.input_tokens = ctx.api.estimate_input_tokens(ctx.body or {}, ctx.raw_body)
+        u = att.usage
+        if not u.input_tokens:       # no usage event arrived: bill the prompt by estimate, never 0
+            u.input_tokens = ctx.api.estimate_input_tokens(ctx.body or {}, ctx.raw_body)
+        if not finished and relayed:
+            # Cut short (client gone, provider broke): the final usage never came. Bill what was
+            # streamed: an SSE chunk carries about one token in ~150-200 bytes of framing.
+            u.output_tokens = max(u.output_tokens, relayed // STREAM_BYTES_PER_TOKEN)
+            u.total_tokens = 0
 
 
 #: ctx.extra key of a ``(bytes) -> None`` callable that gets a copy of what the client is sent
@@ -302,6 +312,9 @@ def _tee(write: Callable[[bytes], Awaitable[None]],
         await write(chunk)
     return tee
 
+
+#: bytes of provider stream per output token, to estimate the usage of a stream that has none
+STREAM_BYTES_PER_TOKEN = 160
 
 #: how much of an abandoned stream is still read for its usage
 DRAIN_BYTES = 8 << 20

@@ -13,6 +13,7 @@ passthrough routes are left alone: OpenAI keeps its own state.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,12 +100,17 @@ async def relaygate_shutdown(gateway: Gateway) -> None:
 
 
 @hookimpl
-async def relaygate_admit_request(ctx: RequestContext, route: Route) -> None:
-    if ctx.api.id != "openai.responses" or route.translator is None or ctx.body is None:
-        return
+def relaygate_admit_request(ctx: RequestContext, route: Route) -> Awaitable[None] | None:
+    # Plain def: most requests need nothing, and an unawaited coroutine would warn when an
+    # earlier admission hook refuses the request.
     store: ResponseStore | None = ctx.gateway.state.get(STATE)
-    if store is None:
-        return
+    if ctx.api.id != "openai.responses" or route.translator is None or ctx.body is None or store is None:
+        return None
+    return _expand(ctx, store)
+
+
+async def _expand(ctx: RequestContext, store: ResponseStore) -> None:
+    assert ctx.body is not None
     key_id = ctx.principal.key_id if ctx.principal else ""
     body = ctx.body
     items = as_items(body.get("input"))
@@ -122,13 +128,13 @@ async def relaygate_admit_request(ctx: RequestContext, route: Route) -> None:
 
 
 @hookimpl
-async def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
+def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Awaitable[None] | None:
     items = ctx.extra.get(_INPUT)
-    if items is None or record.status != 200:
-        return
     store: ResponseStore | None = ctx.gateway.state.get(STATE)
+    if items is None or record.status != 200 or store is None:
+        return None
     resp = ctx.extra.get(RESPONSE_KEY, lambda: None)()
-    if store is None or not isinstance(resp, dict) or not str(resp.get("id", "")).startswith("resp_"):
-        return
+    if not isinstance(resp, dict) or not str(resp.get("id", "")).startswith("resp_"):
+        return None
     ctx.extra.pop(_INPUT, None)
-    await store.put(resp["id"], ctx.principal.key_id if ctx.principal else "", items + list(resp.get("output") or []))
+    return store.put(resp["id"], ctx.principal.key_id if ctx.principal else "", items + list(resp.get("output") or []))

@@ -120,6 +120,9 @@ async def test_a_client_disconnect_mid_stream_cancels_upstream_and_keeps_the_led
         assert gw.gateway.in_flight["unified"] == 0 and gw.gateway.in_flight_streams["unified"] == 0
         row = (await gw.ledger_rows())[0]
         assert row["disconnected"] == 1 and row["error"] == "client_disconnected"
+        # The abandoned stream is billed for what it streamed, never for nothing.
+        assert row["input_tokens"] > 0 and row["output_tokens"] >= 1
+        assert row["output_tokens"] < 200
 
 
 async def test_a_slow_reading_client_pauses_the_upstream_instead_of_buffering(tmp_path):
