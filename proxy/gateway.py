@@ -33,6 +33,7 @@ class Runtime:
     exact: dict[str, EndpointConfig]
     wildcards: list[tuple[str, EndpointConfig]]          # (prefix, endpoint), longest prefix first
     _routes: dict[tuple[str, str], list[Route]] = field(default_factory=dict)
+    _names: dict[tuple[str, str], str] = field(default_factory=dict)     # resolve_name, per (name, surface)
 
     def find_endpoint(self, name: str) -> tuple[EndpointConfig, str | None]:
         ep = self.exact.get(name)
@@ -53,6 +54,14 @@ class Runtime:
     def resolve_name(self, name: str, surface: str = "") -> str:
         """The endpoint a client's model *name* means: an endpoint of that name wins, else the
         first matching alias (exact keys, then fnmatch patterns in config order)."""
+        found = self._names.get((name, surface))
+        if found is None:
+            found = self._resolve_name(name, surface)
+            if len(self._names) < 4096:        # client-chosen names: bounded
+                self._names[(name, surface)] = found
+        return found
+
+    def _resolve_name(self, name: str, surface: str) -> str:
         if name in self.exact or any(name.startswith(p) and len(name) > len(p) for p, _ in self.wildcards):
             return name
         aliases = self.settings.aliases
@@ -126,6 +135,9 @@ class Gateway:
             translator = self.translators.get(client_api, provider_api)
             if translator is not None:
                 return Route(ep, sm, provider, model, client_api, provider_api, translator)
+        local = self.translators.get(client_api, "local")    # answered by the gateway itself
+        if local is not None:
+            return Route(ep, sm, provider, model, client_api, "local", local)
         raise RequestRejected(
             f"endpoint {ep.name!r}: served model {sm.name!r} (provider {provider.name!r}, type "
             f"{provider.config.type!r}) cannot serve the {client_api} API", status=400)

@@ -20,33 +20,99 @@ log = logging.getLogger("relaygate.hooks")
 
 
 async def _await_all(results: list[Any]) -> None:
+    for i, r in enumerate(results):
+        if r is not None and inspect.isawaitable(r):      # most implementations return None
+            try:
+                await r
+            except BaseException:
+                _close(results[i + 1:])     # a refusal ends the stage: don't leave coroutines unawaited
+                raise
+
+
+def _close(results: list[Any]) -> None:
     for r in results:
-        if inspect.isawaitable(r):
-            await r
+        if inspect.iscoroutine(r):
+            r.close()
 
 
 async def _first_non_none(results: list[Any]) -> Any:
     found = None
-    for r in results:
-        if inspect.isawaitable(r):
-            if found is not None:
-                # Already answered: still run it so no coroutine is left unawaited.
-                await r
-                continue
-            r = await r
+    for i, r in enumerate(results):
+        if r is not None and inspect.isawaitable(r):
+            try:
+                r = await r         # run even after an answer, so no coroutine is left unawaited
+            except BaseException:
+                _close(results[i + 1:])
+                raise
         if found is None and r is not None:
             found = r
     return found
 
 
+class FastHook:
+    """One per-request stage's implementations, called in pluggy's order without
+    pluggy's per-call machinery.
+
+    pluggy still registers, validates and orders them (tryfirst/trylast); the
+    list is taken once at start-up because these stages run thousands of times
+    a second. Wrapper implementations are not supported on them.
+    """
+
+    __slots__ = ("impls", "fns")
+
+    def __init__(self, caller: Any, argnames: tuple[str, ...]) -> None:
+        self.impls: list[tuple[Any, str]] = []
+        for impl in reversed(caller.get_hookimpls()):      # pluggy calls LIFO
+            if impl.hookwrapper or impl.wrapper:
+                raise TypeError(f"{caller.name}: wrapper implementations ({impl.plugin_name}) are not supported")
+            self.impls.append((_positional(impl.function, tuple(argnames.index(a) for a in impl.argnames),
+                                           len(argnames)), impl.plugin_name))
+        #: every implementation as ``fn(*args)`` with all the stage's arguments, in call order
+        self.fns = tuple(fn for fn, _ in self.impls)
+
+    def __bool__(self) -> bool:
+        return bool(self.impls)
+
+    def call(self, *args: Any) -> list[Any]:
+        return [fn(*args) for fn in self.fns]
+
+    def first(self, *args: Any) -> Any:
+        for fn in self.fns:
+            r = fn(*args)
+            if r is not None:
+                return r
+        return None
+
+    async def each_isolated(self, log_what: str, *args: Any) -> None:
+        """Call all, awaiting results; one implementation's failure never stops the others."""
+        for fn, name in self.impls:
+            try:
+                r = fn(*args)
+                if r is not None and inspect.isawaitable(r):
+                    await r
+            except Exception:
+                log.exception("%s hook of %s failed", log_what, name)
+
+
+def _positional(fn: Any, idx: tuple[int, ...], nargs: int) -> Any:
+    """*fn* called with the stage's full argument list; an adapter only when it takes fewer or reorders."""
+    if idx == tuple(range(nargs)):
+        return fn                         # the common case: no adapter, no per-call cost
+    return lambda *args: fn(*[args[i] for i in idx])
+
+
 class Hooks:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
-        self._h = pm.hook
-        # Stages nobody implements cost nothing per request.
-        self.has_validators = bool(self._h.relaygate_validate_request.get_hookimpls())
-        self.has_admitters = bool(self._h.relaygate_admit_request.get_hookimpls())
-        self.has_response_transformers = bool(self._h.relaygate_transform_response.get_hookimpls())
+        self._h = h = pm.hook
+        self._authenticate = FastHook(h.relaygate_authenticate, ("ctx",))
+        self._validate = FastHook(h.relaygate_validate_request, ("ctx",))
+        self._select = FastHook(h.relaygate_select_route, ("ctx", "candidates"))
+        self._admit = FastHook(h.relaygate_admit_request, ("ctx", "route"))
+        self._transform = FastHook(h.relaygate_transform_response, ("ctx", "body"))
+        self._record = FastHook(h.relaygate_record_usage, ("ctx", "record"))
+        self._finished = FastHook(h.relaygate_request_finished, ("ctx",))
+        self.has_response_transformers = bool(self._transform)
 
     # -- start-up
     async def startup(self, gateway: Gateway) -> None:
@@ -67,24 +133,36 @@ class Hooks:
 
     # -- per request
     async def authenticate(self, ctx: RequestContext) -> Principal | None:
-        return await _first_non_none(self._h.relaygate_authenticate(ctx=ctx))  # type: ignore[no-any-return]
+        results = self._authenticate.call(ctx)
+        found = None
+        for r in results:
+            if r is not None:
+                if inspect.isawaitable(r):          # rare: an async authenticator; await them all in order
+                    return await _first_non_none(results)  # type: ignore[no-any-return]
+                if found is None:
+                    found = r
+        return found
 
     async def validate_request(self, ctx: RequestContext) -> None:
-        if self.has_validators:
-            await _await_all(self._h.relaygate_validate_request(ctx=ctx))
+        if self._validate:
+            results = self._validate.call(ctx)
+            if results.count(None) < len(results):      # only then is there anything to await
+                await _await_all(results)
 
     def select_route(self, ctx: RequestContext, candidates: list[Route]) -> Route | None:
-        return self._h.relaygate_select_route(ctx=ctx, candidates=candidates)  # type: ignore[no-any-return]
+        return self._select.first(ctx, candidates)  # type: ignore[no-any-return]
 
     async def admit_request(self, ctx: RequestContext, route: Route) -> None:
-        if self.has_admitters:
-            await _await_all(self._h.relaygate_admit_request(ctx=ctx, route=route))
+        if self._admit:
+            results = self._admit.call(ctx, route)
+            if results.count(None) < len(results):
+                await _await_all(results)
 
     async def transform_response(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any] | None:
         """Chain the transformers in call order; the final body, or None when none changed it."""
         changed = None
-        for impl in reversed(self._h.relaygate_transform_response.get_hookimpls()):
-            r = impl.function(ctx=ctx, body=body if changed is None else changed)
+        for fn in self._transform.fns:
+            r = fn(ctx, body if changed is None else changed)
             if inspect.isawaitable(r):
                 r = await r
             if r is not None:
@@ -92,13 +170,12 @@ class Hooks:
         return changed
 
     async def record_usage(self, ctx: RequestContext, record: UsageRecord) -> None:
-        try:
-            await _await_all(self._h.relaygate_record_usage(ctx=ctx, record=record))
-        except Exception:
-            log.exception("record_usage hook failed for request %s", ctx.request_id)
+        # Every sink runs even if one fails: the ledger must get its row.
+        await self._record.each_isolated("record_usage", ctx, record)
 
     def request_finished(self, ctx: RequestContext) -> None:
-        try:
-            self._h.relaygate_request_finished(ctx=ctx)
-        except Exception:
-            log.exception("request_finished hook failed for request %s", ctx.request_id)
+        for fn, name in self._finished.impls:
+            try:
+                fn(ctx)
+            except Exception:
+                log.exception("request_finished hook of %s failed for request %s", name, ctx.request_id)

@@ -230,6 +230,8 @@ def of(gateway: Gateway) -> Resilience:
 
 def plan(first: Route, candidates: list[Route]) -> list[Route]:
     """The chosen route, then the endpoint's fallbacks in their order."""
+    if not first.endpoint.fallbacks:
+        return [first]                    # the common case: nothing to look up
     by_name = {r.served.name: r for r in candidates}
     order = [first]
     for name in first.endpoint.fallbacks:

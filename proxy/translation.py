@@ -66,4 +66,46 @@ def translate_response(ctx: RequestContext, route: Route, parsed: Any) -> dict[s
 def stream_translator(ctx: RequestContext, route: Route) -> Any:
     translator = route.translator.StreamTranslator(model=ctx.endpoint_name, request=ctx.body)
     ctx.extra[RESPONSE_KEY] = lambda: getattr(translator, "final", None)
+    if wants_json_array(ctx):
+        return JsonArrayFraming(translator)
     return translator
+
+
+def wants_json_array(ctx: RequestContext) -> bool:
+    """A Gemini client that called streamGenerateContent without ``alt=sse`` reads one JSON array."""
+    return ctx.api.id == "gemini.generate" and ctx.stream and ctx.path_params.get("alt", "sse") != "sse"
+
+
+class JsonArrayFraming:
+    """Re-frames a translator's Gemini SSE output as the JSON-array stream, element by element."""
+
+    def __init__(self, inner: Any) -> None:
+        from proxy.sse import SSEParser
+
+        self.inner = inner
+        self._parser = SSEParser()
+        self._started = False
+
+    @property
+    def usage(self) -> Any:
+        return self.inner.usage
+
+    @property
+    def final(self) -> Any:
+        return getattr(self.inner, "final", None)
+
+    def _frame(self, events: list[tuple[str | None, str]]) -> bytes:
+        parts = []
+        for _name, data in events:
+            if not data or data == "[DONE]":
+                continue
+            parts.append(("," if self._started else "[") + data + "\n")
+            self._started = True
+        return "".join(parts).encode()
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._frame(self._parser.feed(self.inner.feed(chunk)))
+
+    def finish(self) -> bytes:
+        out = self._frame(self._parser.feed(self.inner.finish()) + self._parser.finish())
+        return out + (b"]" if self._started else b"[]")

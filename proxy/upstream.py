@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -47,11 +48,12 @@ class Watchdog:
     One timer per attempt, re-armed lazily: a chunk only stores the time.
     """
 
-    __slots__ = ("_loop", "_idle", "_deadline", "last", "_handle", "_on_stall", "fired")
+    __slots__ = ("_loop", "clock", "_idle", "_deadline", "last", "_handle", "_on_stall", "fired")
 
     def __init__(self, idle: float, total: float, on_stall: Callable[[str], None]) -> None:
         self._loop = asyncio.get_running_loop()
-        now = self._loop.time()
+        self.clock = self._loop.time
+        now = self.clock()
         self._idle = idle
         self._deadline = now + total
         self.last = now
@@ -110,6 +112,11 @@ def response_headers(ctx: RequestContext, route: Route) -> dict[str, str]:
     return headers
 
 
+@lru_cache(maxsize=64)
+def _client_timeout(connect: float | None) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=None)    # immutable: shared
+
+
 async def _open(gateway: Gateway, route: Route, ureq: UpstreamRequest) -> aiohttp.ClientResponse:
     """Send the request; wait for response headers within connect + first-byte timeouts."""
     assert gateway.session is not None
@@ -119,7 +126,7 @@ async def _open(gateway: Gateway, route: Route, ureq: UpstreamRequest) -> aiohtt
         async with asyncio.timeout(timeouts.first_byte_seconds):
             return await gateway.session.request(
                 ureq.method, ureq.url, headers=ureq.headers, data=ureq.body,
-                timeout=aiohttp.ClientTimeout(total=None, connect=timeouts.connect_seconds, sock_read=None))
+                timeout=_client_timeout(timeouts.connect_seconds))
     except TimeoutError:
         raise UpstreamTimeout(f"provider {name!r} sent no response headers within "
                               f"{timeouts.first_byte_seconds:g}s") from None
@@ -133,6 +140,8 @@ async def _open(gateway: Gateway, route: Route, ureq: UpstreamRequest) -> aiohtt
 async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: int = 1) -> web.StreamResponse:
     """Send one attempt to *route*'s provider and answer the client. Records usage exactly once."""
     assert ctx.body is not None
+    if getattr(route.translator, "local", False):
+        return route.translator.answer(ctx, route)      # e.g. a token-count estimate; no provider call
     body = ctx.body
     stream_filter = None
     if route.translator is not None:
@@ -156,8 +165,9 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
                 data = await _read_limited(upstream, 1 << 20, route.provider.name)
                 raise UpstreamStatusError(upstream.status, data, upstream.content_type, dict(upstream.headers))
             if ctx.stream and (upstream.content_type != "application/json" or ureq.json_stream):
+                json_stream = ureq.json_stream if route.translator is None else translation.wants_json_array(ctx)
                 return await _relay_stream(gateway, ctx, route, upstream, watchdog, att, stream_filter,
-                                           json_stream=ureq.json_stream)
+                                           json_stream=json_stream)
             return await _relay_body(gateway, ctx, route, upstream, att)
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError):
             if watchdog.fired:
@@ -181,18 +191,25 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
 
 async def _read_limited(upstream: aiohttp.ClientResponse, limit: int, name: str) -> bytes:
     """The whole body, or UpstreamProtocolError once it exceeds *limit* bytes (never buffer unbounded)."""
-    too_big = UpstreamProtocolError(f"provider {name!r} sent a response larger than the gateway's limit "
-                                    f"of {limit} bytes (server.max_response_bytes)")
-    if (upstream.content_length or 0) > limit:
-        raise too_big
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in upstream.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        parts.append(chunk)
-    return b"".join(parts)
+    length = upstream.content_length
+    if length is None or length <= limit:
+        if length is not None and "Content-Encoding" not in upstream.headers:
+            # The parser delivers exactly Content-Length bytes (unless decompressing): one read.
+            try:
+                return await upstream.content.readexactly(length)
+            except asyncio.IncompleteReadError:
+                raise aiohttp.ClientPayloadError("response payload is not completed") from None
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in upstream.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                break
+            parts.append(chunk)
+        else:
+            return b"".join(parts)
+    raise UpstreamProtocolError(f"provider {name!r} sent a response larger than the gateway's limit "
+                                f"of {limit} bytes (server.max_response_bytes)")
 
 
 async def _relay_body(gateway: Gateway, ctx: RequestContext, route: Route,
@@ -240,14 +257,14 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
     try:
         ctx.committed = True                 # from here on, no retry and no fallback
         await out.prepare(ctx.request)
-        write, kick, feed = out.write, watchdog.kick, meter.feed
+        write, feed, clock = out.write, meter.feed, watchdog.clock
         if (capture := ctx.extra.get(CAPTURE)) is not None:
             write = _tee(write, capture)
         try:
             async for chunk in upstream.content.iter_any():
                 if att.ttft is None:
                     att.ttft = time.perf_counter() - ctx.started
-                kick()
+                watchdog.last = clock()          # Watchdog.kick(), inlined: this runs per chunk
                 feed(chunk)
                 relayed += len(chunk)
                 if stream_filter is not None:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 #: The bounded set of agent kinds (metric label values).
@@ -25,21 +26,28 @@ _SAFE = re.compile(r"[^A-Za-z0-9._:@/+=-]")
 MAX_SESSION_LEN = 128
 
 
+@lru_cache(maxsize=512)
+def _kind_by_user_agent(ua: str) -> str:
+    """What the User-Agent alone says ("" for nothing); a client sends the same one every time."""
+    low = ua.strip().lower()
+    for prefix, kind in (("claude-cli/", "claude_code"), ("codex", "codex"), ("geminicli", "gemini_cli"),
+                         ("opencode/", "opencode")):
+        if low.startswith(prefix):
+            return kind
+    return "sdk" if any(m in low for m in _SDK_MARKERS) else ""
+
+
 def agent_kind(headers: Mapping[str, str]) -> str:
     """One of :data:`AGENT_KINDS` for the request's headers."""
-    ua = (headers.get("User-Agent") or "").strip()
-    low = ua.lower()
-    if low.startswith("claude-cli/") or (headers.get("x-app") or "").lower() == "cli" \
+    by_ua = _kind_by_user_agent(headers.get("User-Agent") or "")
+    if by_ua == "claude_code" or (headers.get("x-app") or "").lower() == "cli" \
             or "X-Claude-Code-Session-Id" in headers:
         return "claude_code"
-    if low.startswith("codex") or (headers.get("originator") or "").lower().startswith("codex"):
+    if by_ua == "codex" or (headers.get("originator") or "").lower().startswith("codex"):
         return "codex"
-    if low.startswith("geminicli"):
-        return "gemini_cli"
-    if low.startswith("opencode/"):
-        return "opencode"
-    if "x-stainless-lang" in headers or "x-goog-api-client" in headers \
-            or any(m in low for m in _SDK_MARKERS):
+    if by_ua:                          # gemini_cli, opencode or sdk, in that order of the checks above
+        return by_ua
+    if "x-stainless-lang" in headers or "x-goog-api-client" in headers:
         return "sdk"
     return "other"
 

@@ -19,7 +19,7 @@ from plugins.agents import betas
 from plugins.agents.detect import agent_kind, session_id
 from plugins.agents.errors import agent_error_mapper
 from plugins.agents.sessions import AgentLimiter
-from plugins.auth.keys import digest, presented_keys
+from plugins.auth.keys import digest, presented_digests
 from proxy import hookimpl
 from proxy.errors import AuthenticationFailed, RequestRejected
 from proxy.pipeline import ERROR_MAPPERS
@@ -76,8 +76,8 @@ def relaygate_authenticate(ctx: RequestContext) -> Principal | None:
     ctx.extra["agent"] = agent_kind(headers)
     state: AgentState | None = ctx.gateway.state.get(STATE)
     if state is not None and state.disabled:
-        for secret in presented_keys(ctx):
-            name = state.disabled.get(digest(secret))
+        for key_digest in presented_digests(ctx):
+            name = state.disabled.get(key_digest)
             if name is not None:
                 raise AuthenticationFailed(
                     f"Relaygate: the gateway key {name!r} has been disabled by an administrator "
@@ -126,4 +126,4 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
     agent = ctx.extra.get("agent")
     rm = ctx.gateway.state.get(METRICS_STATE)
     if agent and rm is not None:
-        rm.m.agent_requests.labels(agent, ctx.surface).inc()
+        rm.inc(rm.m.agent_requests, (agent, ctx.surface))

@@ -8,6 +8,8 @@ rules that OpenAI itself does not have (one system message, first).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -155,19 +157,28 @@ def _response_format(body: dict[str, Any]) -> None:
                               param="response_format.json_schema")
 
 
+#: sampling fields in the order they are checked (the first error wins); each check accepts a missing
+#: field, so a request only pays for the fields it sends
+_SAMPLING_CHECKS: tuple[tuple[str, Callable[[dict[str, Any], str], None]], ...] = (
+    ("temperature", partial(number_in, lo=0, hi=2)),
+    ("top_p", partial(number_in, lo=0, hi=1, lo_open=True)),
+    ("top_k", partial(int_at_least, lo=1)),
+    ("presence_penalty", partial(number_in, lo=-2, hi=2)),
+    ("frequency_penalty", partial(number_in, lo=-2, hi=2)),
+    ("max_tokens", partial(int_at_least, lo=1)),
+    ("max_completion_tokens", partial(int_at_least, lo=1)),
+    ("n", partial(int_at_least, lo=1)),
+    ("seed", partial(int_at_least, lo=-(1 << 63))),
+    ("stream", boolean),
+    ("logprobs", boolean),
+    ("stop", stop_sequences),
+)
+
+
 def validate_sampling(body: dict[str, Any]) -> None:
-    number_in(body, "temperature", 0, 2)
-    number_in(body, "top_p", 0, 1, lo_open=True)
-    int_at_least(body, "top_k", 1)
-    number_in(body, "presence_penalty", -2, 2)
-    number_in(body, "frequency_penalty", -2, 2)
-    int_at_least(body, "max_tokens", 1)
-    int_at_least(body, "max_completion_tokens", 1)
-    int_at_least(body, "n", 1)
-    int_at_least(body, "seed", -(1 << 63))
-    boolean(body, "stream")
-    boolean(body, "logprobs")
-    stop_sequences(body)
+    for name, check in _SAMPLING_CHECKS:
+        if name in body:
+            check(body, name)
     if body.get("stream_options") is not None:
         if object_field(body, "stream_options") is not None and body.get("stream") is not True:
             raise RequestRejected("'stream_options' is only allowed when 'stream' is true", param="stream_options")

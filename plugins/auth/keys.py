@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from proxy.gateway import Gateway
 
 STATE = "plugins.auth.keys"
+#: request-scoped (``request[...]``): the presented keys' digests, hashed once for every plugin that looks
+_DIGESTS = "relaygate.presented_digests"
 
 
 def digest(secret: str) -> str:
@@ -54,6 +56,15 @@ def presented_keys(ctx: RequestContext) -> list[str]:
     return found
 
 
+def presented_digests(ctx: RequestContext) -> list[str]:
+    """SHA-256 digests of :func:`presented_keys`, in the same order, computed once per request."""
+    request = ctx.request
+    found: list[str] | None = request.get(_DIGESTS)
+    if found is None:
+        found = request[_DIGESTS] = [digest(s) for s in presented_keys(ctx)]
+    return found
+
+
 class KeyTable:
     """Principals by key digest.
 
@@ -67,6 +78,9 @@ class KeyTable:
 
     def lookup(self, secret: str) -> Principal | None:
         return self._by_digest.get(digest(secret))
+
+    def lookup_digest(self, key_digest: str) -> Principal | None:
+        return self._by_digest.get(key_digest)
 
     def __len__(self) -> int:
         return len(self._by_digest)
@@ -88,8 +102,8 @@ def relaygate_config_loaded(gateway: Gateway) -> None:
 @hookimpl(trylast=True)
 def relaygate_authenticate(ctx: RequestContext) -> Principal | None:
     table: KeyTable = ctx.gateway.state[STATE]
-    for secret in presented_keys(ctx):
-        principal = table.lookup(secret)
+    for key_digest in presented_digests(ctx):
+        principal = table.lookup_digest(key_digest)
         if principal is not None:
             return principal
     return None

@@ -70,6 +70,17 @@ def rules_for(gateway: Gateway, settings: Settings, endpoint: EndpointConfig) ->
     return found
 
 
+def _split_rules(gateway: Gateway, settings: Settings, endpoint: EndpointConfig) -> tuple[list[CompiledRule], ...]:
+    """The endpoint's (input rules, output rules), split once per configuration, not per request."""
+    cache: dict[tuple[int, str], tuple[list[CompiledRule], ...]] = gateway.state.setdefault(STATE + ".split", {})
+    key = (id(settings), endpoint.name)
+    found = cache.get(key)
+    if found is None:
+        rules = rules_for(gateway, settings, endpoint)
+        found = cache[key] = ([r for r in rules if r.on_input], [r for r in rules if r.on_output])
+    return found
+
+
 def texts(obj: Any, path: str, top_keys: frozenset[str] | None) -> Iterator[tuple[Any, Any, str]]:
     """(container, key, path) of every string under the content fields of *obj*."""
     if isinstance(obj, dict):
@@ -116,13 +127,14 @@ def _settings(ctx: RequestContext) -> Settings:
 @hookimpl
 def relaygate_config_loaded(gateway: Gateway) -> None:
     gateway.state[STATE] = {}            # recompile for the new configuration
+    gateway.state[STATE + ".split"] = {}
 
 
 @hookimpl
 def relaygate_validate_request(ctx: RequestContext) -> None:
     if ctx.endpoint is None or not isinstance(ctx.body, dict):
         return
-    rules = [r for r in rules_for(ctx.gateway, _settings(ctx), ctx.endpoint) if r.on_input]
+    rules = _split_rules(ctx.gateway, _settings(ctx), ctx.endpoint)[0]
     if rules and apply(rules, ctx.body, INPUT_KEYS, "request"):
         ctx.extra["guardrails_masked_input"] = True
 
@@ -131,7 +143,7 @@ def relaygate_validate_request(ctx: RequestContext) -> None:
 def relaygate_transform_response(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any] | None:
     if ctx.endpoint is None or not isinstance(body, dict):
         return None
-    rules = [r for r in rules_for(ctx.gateway, _settings(ctx), ctx.endpoint) if r.on_output]
+    rules = _split_rules(ctx.gateway, _settings(ctx), ctx.endpoint)[1]
     if rules and apply(rules, body, OUTPUT_KEYS, "response"):
         return body
     return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from plugins.auth.keys import STATE as CONFIG_KEYS, presented_keys
+from plugins.auth.keys import STATE as CONFIG_KEYS, presented_digests
 from plugins.health import CHECKS
 from plugins.keystore.store import KeyCache, make_key_store
 from proxy import hookimpl
@@ -58,10 +58,10 @@ def relaygate_authenticate(ctx: RequestContext) -> Principal | None:
     config_keys: KeyTable | None = ctx.gateway.state.get(CONFIG_KEYS)
     refusal = None
     now = time.time()
-    for secret in presented_keys(ctx):
-        record = cache.lookup(secret)
+    for key_digest in presented_digests(ctx):
+        record = cache.lookup_digest(key_digest)
         if record is None:
-            if config_keys is not None and config_keys.lookup(secret) is not None:
+            if config_keys is not None and config_keys.lookup_digest(key_digest) is not None:
                 return None               # a config key comes first: its plugin answers
             continue
         why = record.refusal(now)

@@ -83,6 +83,9 @@ class KeyCache:
     def lookup(self, secret: str) -> KeyRecord | None:
         return self._by_digest.get(digest(secret))
 
+    def lookup_digest(self, key_digest: str) -> KeyRecord | None:
+        return self._by_digest.get(key_digest)
+
     def __len__(self) -> int:
         return len(self._by_digest)
 

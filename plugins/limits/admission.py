@@ -130,7 +130,7 @@ def _count_refusal(ctx: RequestContext, label: str) -> None:
     metrics = ctx.gateway.state.get("plugins.metrics.prometheus")
     if metrics is not None:
         endpoint = ctx.endpoint.name if ctx.endpoint else ctx.endpoint_name
-        metrics.m.rate_limited.labels(ctx.surface, endpoint, label).inc()
+        metrics.inc(metrics.m.rate_limited, (ctx.surface, endpoint, label))
 
 
 @hookimpl

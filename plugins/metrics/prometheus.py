@@ -1,8 +1,14 @@
 """Prometheus metrics: per-request counters and histograms, and ``GET /metrics``.
 
-Label children are looked up once per label tuple and cached, so a request
-costs a few dict lookups and observations. Gauges of current state
-(in-flight requests, ledger lag) are read from the gateway at scrape time.
+prometheus_client takes a lock and walks the buckets on every ``inc`` and
+``observe``; at thousands of requests a second that is a large share of a
+request's CPU. So a request only adds to plain Python numbers of its label
+series (looked up once per label tuple), and :meth:`RequestMetrics.flush` hands
+the sums to prometheus_client: at every scrape, and with ``--workers`` (where a
+scrape reaches one worker) at the end of each event-loop turn that recorded
+something, so the merged totals are never behind by more than that turn.
+Gauges of current state (in-flight requests, ledger lag) are read from the
+gateway at scrape time.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -29,44 +36,127 @@ RELOAD_LISTENERS = "proxy.reload.listeners"
 _TOKEN_KINDS = ("input", "output", "cached_input", "cache_creation", "reasoning")
 
 
-class RequestMetrics:
-    """Metrics plus caches of bound label children."""
+class PendingCounter:
+    """Increments of one counter child not yet handed to prometheus_client."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    __slots__ = ("child", "value")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.value = 0.0
+
+    def flush(self) -> None:
+        if self.value:
+            value, self.value = self.value, 0.0
+            self.child.inc(value)
+
+
+class PendingHistogram:
+    """Observations of one histogram child: per-bucket counts and the sum, as ``observe`` keeps them."""
+
+    __slots__ = ("child", "bounds", "counts", "total", "n")
+
+    def __init__(self, child: Any) -> None:
+        self.child = child
+        self.bounds = child._upper_bounds          # ends with +Inf: every value finds a bucket
+        self.counts = [0] * len(self.bounds)
+        self.total = 0.0
+        self.n = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1    # the first bound >= value, like observe()
+        self.total += value
+        self.n += 1
+
+    def flush(self) -> None:
+        if not self.n:
+            return
+        buckets, counts = self.child._buckets, self.counts
+        for i, n in enumerate(counts):
+            if n:
+                buckets[i].inc(n)
+                counts[i] = 0
+        self.child._sum.inc(self.total)
+        self.total, self.n = 0.0, 0
+
+
+class RequestMetrics:
+    """Metrics plus the pending sums of their label series (see the module docstring)."""
+
+    def __init__(self, metrics: Metrics, flush_each_turn: bool = False) -> None:
         self.m = metrics
-        self._request: dict[tuple[str, ...], tuple[Any, Any]] = {}
+        self._request: dict[tuple[str, ...], tuple[PendingCounter, PendingHistogram]] = {}
         self._usage: dict[tuple[str, ...], tuple[Any, ...]] = {}
+        self._counters: dict[tuple[Any, ...], PendingCounter] = {}
+        self._series: list[PendingCounter | PendingHistogram] = []    # everything that may hold a sum
+        self._flush_each_turn = flush_each_turn
+        self._flush_scheduled = False
+
+    def _counter(self, child: Any) -> PendingCounter:
+        c = PendingCounter(child)
+        self._series.append(c)
+        return c
+
+    def _histogram(self, child: Any) -> PendingHistogram:
+        h = PendingHistogram(child)
+        self._series.append(h)
+        return h
+
+    def _recorded(self) -> None:
+        if self._flush_each_turn and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Hand every pending sum to prometheus_client."""
+        self._flush_scheduled = False
+        for s in self._series:
+            s.flush()
+
+    def inc(self, counter: Any, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        """``counter.labels(*labels).inc(amount)``, pending until the next flush."""
+        key = (counter, *labels)
+        c = self._counters.get(key)
+        if c is None:
+            c = self._counters[key] = self._counter(counter.labels(*labels))
+        c.value += amount
+        self._recorded()
 
     def request_done(self, surface: str, endpoint: str, served: str, provider: str, status: int,
                      seconds: float) -> None:
         key = (surface, endpoint, served, provider, str(status))
-        children = self._request.get(key)
-        if children is None:
-            children = (self.m.requests.labels(*key), self.m.request_duration.labels(*key[:4]))
-            self._request[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        series = self._request.get(key)
+        if series is None:
+            series = (self._counter(self.m.requests.labels(*key)),
+                      self._histogram(self.m.request_duration.labels(*key[:4])))
+            self._request[key] = series
+        series[0].value += 1
+        series[1].observe(seconds)
+        self._recorded()
 
     def usage(self, r: UsageRecord, endpoint: str) -> None:
         key = (r.surface, endpoint, r.served_model, r.provider)
         c = self._usage.get(key)
         if c is None:
             labels = key[1:]
-            c = (self.m.ttft.labels(*key), self.m.upstream_duration.labels(*labels), self.m.cost.labels(*labels),
-                 *(self.m.tokens.labels(*labels, kind) for kind in _TOKEN_KINDS))
+            c = (self._histogram(self.m.ttft.labels(*key)), self._histogram(self.m.upstream_duration.labels(*labels)),
+                 self._counter(self.m.cost.labels(*labels)),
+                 *(self._counter(self.m.tokens.labels(*labels, kind)) for kind in _TOKEN_KINDS))
             self._usage[key] = c
         u = r.usage
         if r.ttft_s is not None and r.status < 400:
             c[0].observe(r.ttft_s)
         c[1].observe(r.upstream_s)
         if r.cost_usd:
-            c[2].inc(r.cost_usd)
-        for child, value in zip(c[3:], (u.input_tokens, u.output_tokens, u.cached_input_tokens,
-                                        u.cache_creation_tokens, u.reasoning_tokens)):
-            if value:
-                child.inc(value)
+            c[2].value += r.cost_usd
+        c[3].value += u.input_tokens
+        c[4].value += u.output_tokens
+        c[5].value += u.cached_input_tokens
+        c[6].value += u.cache_creation_tokens
+        c[7].value += u.reasoning_tokens
+        self._recorded()
         if r.error and r.error != "client_disconnected":
-            self.m.upstream_errors.labels(endpoint, r.served_model, r.provider, r.error).inc()
+            self.inc(self.m.upstream_errors, (endpoint, r.served_model, r.provider, r.error))
 
 
 def _registry() -> CollectorRegistry:
@@ -84,7 +174,7 @@ def setup(gateway: Gateway) -> RequestMetrics:
         # In multiprocess mode the metric objects write to files and the
         # scrape registry merges every worker's files.
         own = CollectorRegistry() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else _registry()
-        rm = RequestMetrics(Metrics(own))
+        rm = RequestMetrics(Metrics(own), flush_each_turn=_multiprocess())
         gateway.state[STATE] = rm
         gateway.state[STATE + ".scrape"] = _registry() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else own
     return rm
@@ -133,6 +223,9 @@ async def relaygate_shutdown(gateway: Gateway) -> None:
     task = gateway.state.pop(STATE + ".task", None)
     if task is not None:
         task.cancel()
+    rm: RequestMetrics | None = gateway.state.get(STATE)
+    if rm is not None:
+        rm.flush()              # with workers, this process's files outlive it
 
 
 @hookimpl
@@ -142,6 +235,7 @@ def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
 
     async def metrics(request: web.Request) -> web.Response:
         refresh_gauges(gateway, rm.m)
+        rm.flush()
         body = generate_latest(gateway.state[STATE + ".scrape"])
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -162,15 +256,15 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
     rm.request_done(ctx.surface, endpoint, route.served.name if route else "", route.provider.name if route else "",
                     ctx.status, time.perf_counter() - ctx.started)
     if len(ctx.attempts) > 1:
-        count_retries(rm.m, endpoint, ctx.attempts)
+        count_retries(rm, endpoint, ctx.attempts)
     if ctx.extra.get("retry_budget_exhausted"):
-        rm.m.retry_budget_exhausted.labels(endpoint).inc()
+        rm.inc(rm.m.retry_budget_exhausted, (endpoint,))
 
 
-def count_retries(m: Metrics, endpoint: str, attempts: list[Any]) -> None:
+def count_retries(rm: RequestMetrics, endpoint: str, attempts: list[Any]) -> None:
     """Each attempt after the first is a retry of the previous one; a new served model is a fallback."""
     for prev, cur in zip(attempts, attempts[1:]):
         labels = (endpoint, prev.route.served.name, prev.route.provider.name, prev.error or "error")
-        m.retries.labels(*labels).inc()
+        rm.inc(rm.m.retries, labels)
         if cur.route.served.name != prev.route.served.name:
-            m.fallbacks.labels(*labels).inc()
+            rm.inc(rm.m.fallbacks, labels)

@@ -32,6 +32,9 @@ PAIRS: tuple[tuple[str, str, str], ...] = (
     ("openai.embeddings", "gemini.batch_embed", "embeddings_gemini"),
     ("anthropic.count_tokens", "gemini.count_tokens", "count_anthropic_gemini"),
     ("gemini.count_tokens", "anthropic.count_tokens", "count_gemini_anthropic"),
+    # no counting API on the provider: answered locally, marked as an estimate
+    ("anthropic.count_tokens", "local", "count_estimate"),
+    ("gemini.count_tokens", "local", "count_estimate"),
 )
 
 
@@ -62,4 +65,4 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
         return
     endpoint = ctx.endpoint.name if ctx.endpoint else ctx.endpoint_name
     for param in dropped:
-        rm.m.dropped_params.labels(endpoint, param).inc()
+        rm.inc(rm.m.dropped_params, (endpoint, param))

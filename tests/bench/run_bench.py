@@ -8,6 +8,7 @@ tests/bench/results/. Numbers, not assertions.
     python tests/bench/run_bench.py                  # gateway (1 worker) + aiohttp-1w + nginx
     python tests/bench/run_bench.py --workers 2      # also compare against aiohttp-2w
     python tests/bench/run_bench.py --quick          # 1 round, a few scenarios
+    python tests/bench/run_bench.py --litellm        # also LiteLLM (installed per ../shared/bench/README.md)
 
 Needs wrk and nginx-light from Debian (apt-get install -y wrk nginx-light);
 without nginx the nginx column is skipped.
@@ -66,12 +67,16 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="1 round of chat_c1, chat_c64, stream_c1, stream_tput_c64")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--scenarios", help="passed to the harness")
+    ap.add_argument("--litellm", action="store_true",
+                    help="also run LiteLLM 1.109.1 (install it first as ../shared/bench/README.md says)")
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more harness arguments")
     args = ap.parse_args()
 
     systems = ["upstream", "aiohttp-1w" if args.workers == 1 else "aiohttp-2w"]
     if shutil.which("nginx"):
         systems.append("nginx")
+    if args.litellm:
+        systems.append("litellm-1w" if args.workers == 1 else "litellm-2w")
     subprocess.run([sys.executable, str(BENCH / "systems.py"), "start", *systems], check=True)
     out = ROOT / "tests" / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -61,3 +61,25 @@ async def test_plugin_from_config_joins_the_pipeline(fake_openai, tmp_path, monk
         async with http.post(gw.url + "/v1/chat/completions", json=body, headers=headers) as r:
             assert r.status == 200
     assert len(fake_openai.requests) == 1
+
+
+async def test_a_refusing_async_hook_leaves_no_coroutine_unawaited():
+    from proxy.hooks import _await_all, _first_non_none
+
+    ran: list[str] = []
+
+    async def refuse():
+        raise RequestRejected("no")
+
+    async def later():
+        ran.append("later")
+
+    pending = later()
+    with pytest.raises(RequestRejected):
+        await _await_all([refuse(), pending])
+    assert pending.cr_frame is None and ran == []       # closed, not left dangling
+
+    async def answer(v):
+        return v
+
+    assert await _first_non_none([None, answer("a"), answer("b")]) == "a"
