@@ -96,7 +96,7 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -
 async def _read_body(ctx: RequestContext, sroute: SurfaceRoute) -> None:
     try:
         ctx.raw_body = await ctx.request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
+    except web.HTTPRequestEntityTooLarge:
         limit = ctx.gateway.settings.server.max_body_bytes     # aiohttp 3.14's exception has no max_size
         raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes "
                               "(server.max_body_bytes)") from None

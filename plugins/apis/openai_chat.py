@@ -184,21 +184,10 @@ def validate_sampling(body: dict[str, Any]) -> None:
             raise RequestRejected("'stream_options' is only allowed when 'stream' is true", param="stream_options")
 
 
-class OpenAIChat(Api):
-    id = "openai.chat"
-    meter_class = ChatStreamMeter
+class OpenAIStyleApi(Api):
+    """What chat and legacy completions share: metered streams, usage and OpenAI's error shape."""
 
-    def validate(self, body: dict[str, Any], *, strict: bool) -> None:
-        _messages(body.get("messages"), strict)
-        validate_sampling(body)
-        top = body.get("top_logprobs")
-        if top is not None:
-            int_at_least(body, "top_logprobs", 0, 20)
-            if body.get("logprobs") is not True:
-                raise RequestRejected("'top_logprobs' requires 'logprobs': true", param="top_logprobs")
-        _tools(body)
-        _response_format(body)
-        one_of(body, "reasoning_effort", ("none", "minimal", "low", "medium", "high", "xhigh"))
+    meter_class = ChatStreamMeter
 
     def upstream_body(self, body: dict[str, Any], stream: bool) -> tuple[dict[str, Any], StreamFilter | None]:
         if not stream:
@@ -219,6 +208,22 @@ class OpenAIChat(Api):
     def stream_error_event(self, err: GatewayError, request_id: str) -> bytes:
         # OpenAI streams carry errors as a data-only event with an "error" object.
         return b"data: " + orjson.dumps(openai_error_body(err, request_id)) + b"\n\n"
+
+
+class OpenAIChat(OpenAIStyleApi):
+    id = "openai.chat"
+
+    def validate(self, body: dict[str, Any], *, strict: bool) -> None:
+        _messages(body.get("messages"), strict)
+        validate_sampling(body)
+        top = body.get("top_logprobs")
+        if top is not None:
+            int_at_least(body, "top_logprobs", 0, 20)
+            if body.get("logprobs") is not True:
+                raise RequestRejected("'top_logprobs' requires 'logprobs': true", param="top_logprobs")
+        _tools(body)
+        _response_format(body)
+        one_of(body, "reasoning_effort", ("none", "minimal", "low", "medium", "high", "xhigh"))
 
     def max_output_tokens(self, body: dict[str, Any]) -> int:
         v = body.get("max_completion_tokens") or body.get("max_tokens")

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
 
 from plugins.apis.checks import boolean, int_at_least, is_int, number_in, object_field, one_of, stop_sequences
-from plugins.apis.openai_chat import ChatStreamMeter, UsageChunkFilter, usage_from_openai
-from plugins.apis.openai_errors import openai_error_body
+from plugins.apis.openai_chat import OpenAIStyleApi
 from proxy import hookimpl
-from proxy.apis import Api, ApiRegistry, StreamFilter
-from proxy.context import Usage
-from proxy.errors import GatewayError, RequestRejected
+from proxy.apis import ApiRegistry
+from proxy.errors import RequestRejected
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
@@ -52,9 +49,8 @@ def _prompt(value: Any) -> None:
             raise RequestRejected(f"'prompt[{i}]' must be a string or a list of token ids", param=f"prompt[{i}]")
 
 
-class OpenAICompletions(Api):
+class OpenAICompletions(OpenAIStyleApi):
     id = "openai.completions"
-    meter_class = ChatStreamMeter
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         _prompt(body.get("prompt"))
@@ -81,24 +77,6 @@ class OpenAICompletions(Api):
         best_of, n = body.get("best_of"), body.get("n")
         if is_int(best_of) and is_int(n) and best_of < n:
             raise RequestRejected("'best_of' must be at least 'n'", param="best_of")
-
-    def upstream_body(self, body: dict[str, Any], stream: bool) -> tuple[dict[str, Any], StreamFilter | None]:
-        if not stream:
-            return body, None
-        options = body.get("stream_options") or {}
-        if options.get("include_usage") is True:
-            return body, None
-        body = {**body, "stream_options": {**options, "include_usage": True}}
-        return body, UsageChunkFilter()
-
-    def usage_from_body(self, body: Any) -> Usage:
-        return usage_from_openai(body.get("usage") if isinstance(body, dict) else None)
-
-    def error_body(self, err: GatewayError, request_id: str) -> dict[str, Any]:
-        return openai_error_body(err, request_id)
-
-    def stream_error_event(self, err: GatewayError, request_id: str) -> bytes:
-        return b"data: " + orjson.dumps(openai_error_body(err, request_id)) + b"\n\n"
 
     def max_output_tokens(self, body: dict[str, Any]) -> int:
         v, n = body.get("max_tokens"), body.get("n")

@@ -13,7 +13,6 @@ from typing import Any
 
 from plugins.agents.betas import outgoing_betas, policy_of
 from proxy import hookimpl
-from proxy.config import ProviderConfig
 from proxy.providers import Provider, ProviderRegistry, UpstreamRequest, json_body
 
 DEFAULT_VERSION = "2023-06-01"
