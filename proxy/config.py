@@ -301,6 +301,7 @@ class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1)
+    listen_backlog: int = Field(4096, ge=1)
     drain_timeout_seconds: float = Field(30, ge=0)
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     access_log: bool = True          # one structured JSON line per request

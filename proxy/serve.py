@@ -58,7 +58,8 @@ async def run_async(settings: Settings, config_path: str | None, *, reuse_port: 
     gateway = app[GATEWAY]
     runner = web.AppRunner(app, handle_signals=False, **runner_options(settings))
     await runner.setup()
-    site = web.TCPSite(runner, s.host, s.port, reuse_port=reuse_port or None)
+    # A deep accept queue: a burst of thousands of new streams must not overflow it (aiohttp's default is 128).
+    site = web.TCPSite(runner, s.host, s.port, reuse_port=reuse_port or None, backlog=s.listen_backlog)
     await site.start()
     log.info("listening on http://%s:%d (pid %d)", s.host, s.port, os.getpid())
 
