@@ -86,3 +86,11 @@ def test_check_config_command(tmp_path, capsys):
     bad.write_text("providers:\n  p: {type: nosuch}\n")
     assert main(["check-config", str(bad)]) == 2
     assert "unknown provider type 'nosuch'" in capsys.readouterr().err
+
+
+def test_the_example_config_in_the_repository_is_valid(capsys):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "relaygate.example.yaml"
+    assert main(["check-config", str(example)]) == 0
+    assert "4 providers, 4 endpoints" in capsys.readouterr().out
