@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from plugins.translate.convert.anthropic_client import AnthropicClient
+from plugins.translate.convert.anthropic_client import CLIENT as CLIENT
 from plugins.translate.convert.anthropic_stream import AnthropicParser
 from plugins.translate.convert.common import (
     EFFORT_BUDGET,
+    BackendFns,
     Options,
     chat_usage,
     dumps,
@@ -286,19 +287,4 @@ def error_to_chat(status: int, body: bytes) -> tuple[int, dict[str, Any]]:
     return mapped, openai_error(mapped, err.get("message") or etype, code=etype or None)
 
 
-class AnthropicBackend:
-    def request_from_chat(self, body: dict[str, Any], model: str, opts: Options) -> dict[str, Any]:
-        return request_from_chat(body, model, opts)
-
-    def response_to_chat(self, body: dict[str, Any], model: str) -> dict[str, Any]:
-        return response_to_chat(body, model)
-
-    def error_to_chat(self, status: int, body: bytes) -> tuple[int, dict[str, Any]]:
-        return error_to_chat(status, body)
-
-    def stream(self, model: str) -> AnthropicParser:
-        return AnthropicParser(model)
-
-
-BACKEND = AnthropicBackend()
-CLIENT = AnthropicClient()
+BACKEND = BackendFns(request_from_chat, response_to_chat, error_to_chat, AnthropicParser)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.translate.convert.common import (
+    ClientFns,
     Options,
     budget_to_effort,
     carry,
@@ -379,15 +380,5 @@ class AnthropicEmitter:
         return b"".join(out)
 
 
-class AnthropicClient:
-    def request_to_chat(self, body: dict[str, Any], opts: Options) -> dict[str, Any]:
-        return request_to_chat(body, opts)
-
-    def response_from_chat(self, chat: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
-        return response_from_chat(chat, model, request)
-
-    def error_from_chat(self, status: int, error: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        return error_from_chat(status, error)
-
-    def stream(self, model: str, request: dict[str, Any]) -> AnthropicEmitter:
-        return AnthropicEmitter(model)
+CLIENT = ClientFns(request_to_chat, response_from_chat, error_from_chat,
+                   lambda model, request: AnthropicEmitter(model))

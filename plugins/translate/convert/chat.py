@@ -14,7 +14,12 @@ from typing import Any
 import orjson
 
 from plugins.apis.openai_chat import usage_from_openai
-from plugins.translate.convert.common import OPENAI_KINDS, Options, openai_error, parse_error_body
+from plugins.translate.convert.common import (
+    OPENAI_KINDS,
+    Options,
+    openai_error,
+    parse_error_body,
+)
 from proxy import sse
 from proxy.context import Usage
 

@@ -23,6 +23,8 @@ import base64
 import binascii
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -36,6 +38,26 @@ OPENAI_KINDS = ("openai", "azure_openai")
 
 #: the per-request options every converter takes (defined in the core: upstream.py builds it)
 Options = TranslateOptions
+
+
+@dataclass(frozen=True, slots=True)
+class BackendFns:
+    """A provider format seen from the pivot, made of its converter functions."""
+
+    request_from_chat: Callable[[dict[str, Any], str, Options], dict[str, Any]]
+    response_to_chat: Callable[[dict[str, Any], str], dict[str, Any]]
+    error_to_chat: Callable[[int, bytes], tuple[int, dict[str, Any]]]
+    stream: Callable[[str], Any]                 # model -> a parser of the provider's stream
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFns:
+    """A client format seen from the pivot, made of its converter functions."""
+
+    request_to_chat: Callable[[dict[str, Any], Options], dict[str, Any]]
+    response_from_chat: Callable[[dict[str, Any], str, dict[str, Any]], dict[str, Any]]
+    error_from_chat: Callable[[int, dict[str, Any]], tuple[int, dict[str, Any]]]
+    stream: Callable[[str, dict[str, Any]], Any]  # (model, request) -> an emitter of the client's stream
 
 
 def carry(payload: dict[str, Any]) -> str:

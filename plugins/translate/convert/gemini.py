@@ -21,6 +21,7 @@ import orjson
 
 from plugins.translate.convert.common import (
     EFFORT_BUDGET,
+    BackendFns,
     Options,
     chat_usage,
     dumps,
@@ -415,18 +416,4 @@ def _json(data: str) -> Any:
         return None
 
 
-class GeminiBackend:
-    def request_from_chat(self, body: dict[str, Any], model: str, opts: Options) -> dict[str, Any]:
-        return request_from_chat(body, model, opts)
-
-    def response_to_chat(self, body: dict[str, Any], model: str) -> dict[str, Any]:
-        return response_to_chat(body, model)
-
-    def error_to_chat(self, status: int, body: bytes) -> tuple[int, dict[str, Any]]:
-        return error_to_chat(status, body)
-
-    def stream(self, model: str) -> GeminiParser:
-        return GeminiParser(model)
-
-
-BACKEND = GeminiBackend()
+BACKEND = BackendFns(request_from_chat, response_to_chat, error_to_chat, GeminiParser)

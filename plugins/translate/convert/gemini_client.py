@@ -11,8 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.translate.convert.common import (Options, budget_to_effort, carry, data_uri, dumps, loads_object, new_id,
-                                               uncarry)
+from plugins.translate.convert.common import (
+    ClientFns,
+    Options,
+    budget_to_effort,
+    carry,
+    data_uri,
+    dumps,
+    loads_object,
+    new_id,
+    uncarry,
+)
 from plugins.translate.convert.gemini import STATUS_FROM_GOOGLE
 from proxy import sse
 
@@ -371,18 +380,5 @@ class GeminiEmitter:
         return self._out(cands, usage=True)
 
 
-class GeminiClient:
-    def request_to_chat(self, body: dict[str, Any], opts: Options) -> dict[str, Any]:
-        return request_to_chat(body, opts)
-
-    def response_from_chat(self, chat: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
-        return response_from_chat(chat, model, request)
-
-    def error_from_chat(self, status: int, error: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        return error_from_chat(status, error)
-
-    def stream(self, model: str, request: dict[str, Any]) -> GeminiEmitter:
-        return GeminiEmitter(model)
-
-
-CLIENT = GeminiClient()
+CLIENT = ClientFns(request_to_chat, response_from_chat, error_from_chat,
+                   lambda model, request: GeminiEmitter(model))

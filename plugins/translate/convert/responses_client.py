@@ -15,9 +15,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.translate.convert.common import Options, carry, dumps, loads_object, new_id, now, uncarry
-from plugins.translate.convert.responses_stream import ResponsesEmitter, response_object, usage_from_chat
-
+from plugins.translate.convert.common import (
+    ClientFns,
+    Options,
+    carry,
+    dumps,
+    loads_object,
+    new_id,
+    now,
+    uncarry,
+)
+from plugins.translate.convert.responses_stream import (
+    ResponsesEmitter,
+    response_object,
+    usage_from_chat,
+)
 
 
 def _content_parts(content: Any, opts: Options) -> Any:
@@ -257,18 +269,5 @@ def error_from_chat(status: int, error: dict[str, Any]) -> tuple[int, dict[str, 
     return status, error
 
 
-class ResponsesClient:
-    def request_to_chat(self, body: dict[str, Any], opts: Options) -> dict[str, Any]:
-        return request_to_chat(body, opts)
-
-    def response_from_chat(self, chat: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
-        return response_from_chat(chat, model, request)
-
-    def error_from_chat(self, status: int, error: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        return error_from_chat(status, error)
-
-    def stream(self, model: str, request: dict[str, Any]) -> ResponsesEmitter:
-        return ResponsesEmitter(model, request, custom_tool_names(request))
-
-
-CLIENT = ResponsesClient()
+CLIENT = ClientFns(request_to_chat, response_from_chat, error_from_chat,
+                   lambda model, request: ResponsesEmitter(model, request, custom_tool_names(request)))
