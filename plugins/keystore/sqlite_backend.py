@@ -7,11 +7,11 @@ transaction, so a replica's cache only has to poll one integer.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import aiosqlite
 
 from plugins.keystore.records import ROW_COLUMNS, KeyRecord
+from plugins.sqlite_files import open_sqlite
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS relaygate_keys (
@@ -48,12 +48,8 @@ class SqliteKeyStore:
         self._db: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path)
+        self._db = await open_sqlite(self.path)
         self._db.row_factory = aiosqlite.Row
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA busy_timeout=5000")
         await self._db.executescript(SCHEMA)
         await self._db.commit()
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from plugins.sqlite_files import open_sqlite
 
 COLUMNS = (
     "request_id", "attempt", "ts", "key_id", "owner", "team", "endpoint", "served_model", "provider",
@@ -87,13 +88,7 @@ class SqliteStore:
         self._db: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path)
-        # busy_timeout first: workers opening the same file at once contend for the WAL switch and schema.
-        await self._db.execute("PRAGMA busy_timeout=5000")   # several workers share one file
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = await open_sqlite(self.path)
         await self._db.executescript(SCHEMA)
         await self._db.commit()
 

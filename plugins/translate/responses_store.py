@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 import orjson
 
+from plugins.sqlite_files import open_sqlite
 from proxy import hookimpl
 from proxy.errors import RequestRejected
 from proxy.translation import RESPONSE_KEY
@@ -43,7 +44,7 @@ class ResponseStore:
         self._writes = 0
 
     async def open(self) -> None:
-        self._db = await aiosqlite.connect(self.path)
+        self._db = await open_sqlite(self.path)
         await self._db.execute(_SCHEMA)
         await self.purge()
 

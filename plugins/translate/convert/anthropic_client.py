@@ -17,6 +17,7 @@ from plugins.translate.convert.common import (
     carry,
     data_uri,
     dumps,
+    gemini_signatures,
     loads_object,
     new_id,
     uncarry,
@@ -209,15 +210,7 @@ def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
 
 def _thinking_for(msg: dict[str, Any]) -> list[dict[str, Any]]:
     blocks = [dict(b) for b in msg.get("thinking_blocks") or [] if isinstance(b, dict)]
-    payload: dict[str, Any] = {}
-    gsig = {tc.get("id"): (tc.get("extra_content") or {}).get("google", {}).get("thought_signature")
-            for tc in msg.get("tool_calls") or []}
-    gsig = {k: v for k, v in gsig.items() if k and v}
-    if gsig:
-        payload["gsig"] = gsig
-    msig = (msg.get("extra_content") or {}).get("google", {}).get("thought_signature")
-    if msig:
-        payload["msig"] = msig
+    payload = gemini_signatures(msg)
     if not blocks and (msg.get("reasoning_content") or payload):
         blocks.append({"type": "thinking", "thinking": msg.get("reasoning_content") or "", "signature": carry(payload)})
     elif payload:

@@ -179,3 +179,18 @@ def parse_error_body(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
+
+
+def gemini_signatures(msg: dict[str, Any]) -> dict[str, Any]:
+    """The Gemini thought signatures a pivot assistant message carries (``gsig`` per tool-call
+    id, ``msig`` for the message), ready to be packed with :func:`carry`."""
+    payload: dict[str, Any] = {}
+    gsig = {tc.get("id"): (tc.get("extra_content") or {}).get("google", {}).get("thought_signature")
+            for tc in msg.get("tool_calls") or []}
+    gsig = {k: v for k, v in gsig.items() if k and v}
+    if gsig:
+        payload["gsig"] = gsig
+    msig = (msg.get("extra_content") or {}).get("google", {}).get("thought_signature")
+    if msig:
+        payload["msig"] = msig
+    return payload

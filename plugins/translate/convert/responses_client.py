@@ -20,6 +20,7 @@ from plugins.translate.convert.common import (
     Options,
     carry,
     dumps,
+    gemini_signatures,
     loads_object,
     new_id,
     now,
@@ -217,17 +218,9 @@ def custom_tool_names(request: dict[str, Any]) -> set[str]:
 
 def output_items(msg: dict[str, Any], custom: set[str]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    payload: dict[str, Any] = {}
+    payload = gemini_signatures(msg)
     if msg.get("thinking_blocks"):
-        payload["tb"] = msg["thinking_blocks"]
-    gsig = {tc.get("id"): (tc.get("extra_content") or {}).get("google", {}).get("thought_signature")
-            for tc in msg.get("tool_calls") or []}
-    gsig = {k: v for k, v in gsig.items() if k and v}
-    if gsig:
-        payload["gsig"] = gsig
-    msig = (msg.get("extra_content") or {}).get("google", {}).get("thought_signature")
-    if msig:
-        payload["msig"] = msig
+        payload = {"tb": msg["thinking_blocks"], **payload}
     if msg.get("reasoning_content") or payload:
         rc = msg.get("reasoning_content")
         items.append({"id": new_id("rs_"), "type": "reasoning",
