@@ -8,13 +8,15 @@ Plugins register them through ``relaygate_register_apis``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from proxy.context import Usage
 from proxy.errors import GatewayError
+
+if TYPE_CHECKING:
+    from proxy.exchange import Exchange
 
 
 def usage_value_present(line: bytes) -> bool:
@@ -84,11 +86,18 @@ class Api:
     def is_stream(self, body: dict[str, Any]) -> bool:
         return body.get("stream") is True
 
-    def upstream_body(self, body: dict[str, Any], stream: bool) -> tuple[dict[str, Any], StreamFilter | None]:
-        """Adjust a passthrough body (e.g. ask for stream usage) and say how to
-        undo that for the client: returns the body and an optional filter of
-        the stream's bytes."""
-        return body, None
+    def upstream_body(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
+        """Adjust a passthrough body (e.g. ask for stream usage); :meth:`stream_filter` undoes
+        that for the client."""
+        return body
+
+    def stream_filter(self, body: dict[str, Any]) -> StreamFilter | None:
+        """A filter of a passthrough stream's bytes for the client that sent *body*, or None."""
+        return None
+
+    def json_array_stream(self, path_params: dict[str, str]) -> bool:
+        """True when this client reads its stream as one JSON array instead of SSE."""
+        return False
 
     def usage_from_body(self, body: Any) -> Usage:
         return Usage()
@@ -128,20 +137,20 @@ class ApiRegistry:
         return sorted(self._apis)
 
 
-#: (client_api, provider_api) -> translator module or object
-TranslatorFactory = Callable[[], Any]
-
-
-class TranslatorRegistry:
-    """Translators between wire formats, keyed by (client format, provider format)."""
+class ExchangeRegistry:
+    """Translating exchanges between wire formats, keyed by (client format, provider format);
+    ``"local"`` as the provider format: answered by the gateway itself."""
 
     def __init__(self) -> None:
-        self._pairs: dict[tuple[str, str], Any] = {}
+        self._pairs: dict[tuple[str, str], Exchange] = {}
 
-    def add(self, client_api: str, provider_api: str, translator: Any) -> None:
-        self._pairs[(client_api, provider_api)] = translator
+    def add(self, exchange: Exchange, provider_api: str | None = None) -> None:
+        key = (exchange.client.id, provider_api or exchange.provider.id)
+        if key in self._pairs:
+            raise ValueError(f"exchange {key[0]} -> {key[1]} registered twice")
+        self._pairs[key] = exchange
 
-    def get(self, client_api: str, provider_api: str) -> Any | None:
+    def get(self, client_api: str, provider_api: str) -> Exchange | None:
         return self._pairs.get((client_api, provider_api))
 
     def pairs(self) -> list[tuple[str, str]]:

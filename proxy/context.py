@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from proxy.apis import Api
     from proxy.config import EndpointConfig, ServedModelConfig
+    from proxy.exchange import Exchange
     from proxy.gateway import Gateway
     from proxy.providers import Provider
 
@@ -63,11 +64,11 @@ class Route:
     upstream_model: str
     client_api: str                   # e.g. "openai.chat"
     provider_api: str                 # the same for passthrough
-    translator: Any = None            # a translator module when the formats differ
+    exchange: Exchange                # the identity exchange for passthrough, never None
 
     @property
     def passthrough(self) -> bool:
-        return self.translator is None
+        return self.exchange.passthrough
 
 
 @dataclass(slots=True)

@@ -15,10 +15,11 @@ from typing import Any
 import aiohttp
 import pluggy
 
-from proxy.apis import ApiRegistry, TranslatorRegistry
+from proxy.apis import ApiRegistry, ExchangeRegistry
 from proxy.config import EndpointConfig, Settings
 from proxy.context import Route
 from proxy.errors import RequestRejected, UnknownEndpoint
+from proxy.exchange import Exchange
 from proxy.hooks import Hooks
 from proxy.providers import Provider, ProviderRegistry
 from proxy.surfaces import RouteTable
@@ -82,7 +83,8 @@ class Gateway:
         self.hooks = Hooks(pm)
         self.apis = ApiRegistry()
         self.provider_types = ProviderRegistry()
-        self.translators = TranslatorRegistry()
+        self.exchanges = ExchangeRegistry()
+        self._identity: dict[str, Exchange] = {}
         self.routes = RouteTable()
         self.session: aiohttp.ClientSession | None = None
         self.ready = False
@@ -94,7 +96,7 @@ class Gateway:
         self.state: dict[str, Any] = {}
         pm.hook.relaygate_register_apis(registry=self.apis)
         pm.hook.relaygate_register_providers(registry=self.provider_types)
-        pm.hook.relaygate_register_translators(registry=self.translators)
+        pm.hook.relaygate_register_exchanges(registry=self.exchanges, apis=self.apis)
         pm.hook.relaygate_register_routes(routes=self.routes, gateway=self)
         self.runtime = self.build_runtime(settings)
 
@@ -126,16 +128,23 @@ class Gateway:
             rt._routes[(name, client_api)] = routes
         return ep, routes
 
+    def identity(self, api_id: str) -> Exchange:
+        """The identity exchange of a wire format (one per format, shared by its routes)."""
+        found = self._identity.get(api_id)
+        if found is None:
+            found = self._identity[api_id] = Exchange(self.apis.get(api_id))
+        return found
+
     def _route(self, rt: Runtime, ep: EndpointConfig, sm: Any, captured: str | None, client_api: str) -> Route:
         provider = rt.providers[sm.provider]
         model = sm.model.replace("*", captured) if captured is not None else sm.model
         if provider.speaks(client_api):
-            return Route(ep, sm, provider, model, client_api, client_api)
+            return Route(ep, sm, provider, model, client_api, client_api, self.identity(client_api))
         for provider_api in sorted(provider.apis):
-            translator = self.translators.get(client_api, provider_api)
-            if translator is not None:
-                return Route(ep, sm, provider, model, client_api, provider_api, translator)
-        local = self.translators.get(client_api, "local")    # answered by the gateway itself
+            exchange = self.exchanges.get(client_api, provider_api)
+            if exchange is not None:
+                return Route(ep, sm, provider, model, client_api, provider_api, exchange)
+        local = self.exchanges.get(client_api, "local")    # answered by the gateway itself
         if local is not None:
             return Route(ep, sm, provider, model, client_api, "local", local)
         raise RequestRejected(

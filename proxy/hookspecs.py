@@ -3,7 +3,7 @@
 Start-up (once per app, plain functions; they receive a registry to add to)::
 
     relaygate_register_apis -> relaygate_register_providers
-    -> relaygate_register_translators -> relaygate_register_routes
+    -> relaygate_register_exchanges -> relaygate_register_routes
     -> relaygate_startup ... relaygate_shutdown
 
 One request (see :mod:`proxy.pipeline`, which calls them)::
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from proxy import hookspec
 
 if TYPE_CHECKING:
-    from proxy.apis import ApiRegistry, TranslatorRegistry
+    from proxy.apis import ApiRegistry, ExchangeRegistry
     from proxy.context import Principal, RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
     from proxy.providers import ProviderRegistry
@@ -47,8 +47,9 @@ def relaygate_register_providers(registry: ProviderRegistry) -> None:
 
 
 @hookspec
-def relaygate_register_translators(registry: TranslatorRegistry) -> None:
-    """Add translators between two wire formats. Plain function."""
+def relaygate_register_exchanges(registry: ExchangeRegistry, apis: ApiRegistry) -> None:
+    """Add translating exchanges between two wire formats (:class:`proxy.exchange.Exchange`
+    subclasses); identity exchanges need no registration. Plain function."""
 
 
 @hookspec

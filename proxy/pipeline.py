@@ -139,8 +139,9 @@ def _upstream_error(ctx: RequestContext, err: UpstreamStatusError) -> web.Respon
         return error_response(ctx, GatewayError(
             f"provider {route.provider.name!r} rejected the gateway's credentials (HTTP {err.status})",
             status=502, type="upstream_auth_error"))
-    if route.translator is not None:
-        status, body = route.translator.translate_error(err.status, err.body)
+    translated = route.exchange.error(err.status, err.body)
+    if translated is not None:
+        status, body = translated
         ctx.status = status
         return web.Response(status=status, body=orjson.dumps(body), content_type="application/json",
                             headers={"x-request-id": ctx.request_id,

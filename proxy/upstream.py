@@ -12,16 +12,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
 from aiohttp import web
 
-from proxy.apis import StreamFilter, StreamMeter
 from proxy.context import Route, Usage, UsageRecord
 from proxy.hygiene import check_upstream_url, scrub_client_credentials, strip_hop_by_hop
-from proxy import translation
+from proxy.exchange import ExchangeStream, TranslateOptions
 from proxy.providers import UpstreamRequest
 from proxy.errors import (
     GatewayError,
@@ -137,17 +136,31 @@ async def _open(gateway: Gateway, route: Route, ureq: UpstreamRequest) -> aiohtt
         raise UpstreamUnavailable(f"provider {name!r} failed before answering: {type(exc).__name__}") from None
 
 
+#: ctx.extra key of the parameters the route's exchange dropped (``x-relaygate-dropped``)
+DROPPED_KEY = "dropped_params"
+DROPPED_HEADER = "x-relaygate-dropped"
+#: ctx.extra key of a zero-argument callable that returns the client-format response of a
+#: translated answer (for plugins such as the Responses store)
+RESPONSE_KEY = "translated_response"
+
+
+def upstream_body(ctx: RequestContext, route: Route) -> dict[str, Any]:
+    """The route's exchange applied to the client's body, with the endpoint's policy."""
+    assert ctx.body is not None
+    opts = TranslateOptions(stream=ctx.stream, policy=route.endpoint.unsupported_params, target=route.provider.kind)
+    body = route.exchange.request(ctx.body, model=route.upstream_model, options=opts)
+    if opts.dropped:
+        ctx.response_headers[DROPPED_HEADER] = ",".join(opts.dropped)
+        ctx.extra[DROPPED_KEY] = list(opts.dropped)
+    return body
+
+
 async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: int = 1) -> web.StreamResponse:
     """Send one attempt to *route*'s provider and answer the client. Records usage exactly once."""
-    assert ctx.body is not None
-    if getattr(route.translator, "local", False):
-        return route.translator.answer(ctx, route)      # e.g. a token-count estimate; no provider call
-    body = ctx.body
-    stream_filter = None
-    if route.translator is not None:
-        body = translation.translate_request(ctx, route, body)
-    else:
-        body, stream_filter = ctx.api.upstream_body(body, ctx.stream)
+    exchange = route.exchange
+    if exchange.local:
+        return exchange.answer(ctx, route)      # e.g. a token-count estimate; no provider call
+    body = upstream_body(ctx, route)
     ureq = await route.provider.prepare(route.provider_api, route.upstream_model, body, ctx.stream,
                                         ctx.request.headers, ctx.path_params)
     ureq.headers = strip_hop_by_hop(ureq.headers)
@@ -165,9 +178,14 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
                 data = await _read_limited(upstream, 1 << 20, route.provider.name)
                 raise UpstreamStatusError(upstream.status, data, upstream.content_type, dict(upstream.headers))
             if ctx.stream and (upstream.content_type != "application/json" or ureq.json_stream):
-                json_stream = ureq.json_stream if route.translator is None else translation.wants_json_array(ctx)
-                return await _relay_stream(gateway, ctx, route, upstream, watchdog, att, stream_filter,
-                                           json_stream=json_stream)
+                # What the client reads: a JSON array (Gemini without alt=sse) or SSE.
+                json_array = ctx.api.json_array_stream(ctx.path_params)
+                stream = exchange.stream(model=ctx.endpoint_name, request=ctx.body or {},
+                                         json_array=json_array and not exchange.passthrough)
+                if not exchange.passthrough:
+                    ctx.extra[RESPONSE_KEY] = lambda: stream.final
+                return await _relay_stream(gateway, ctx, route, upstream, watchdog, att, stream,
+                                           json_stream=json_array)
             return await _relay_body(gateway, ctx, route, upstream, att)
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError):
             if watchdog.fired:
@@ -220,10 +238,11 @@ async def _relay_body(gateway: Gateway, ctx: RequestContext, route: Route,
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
         raise UpstreamProtocolError(f"provider {route.provider.name!r} sent a malformed JSON body") from None
-    att.usage = gateway.apis.get(route.provider_api).usage_from_body(parsed)
-    client_body = None
-    if route.translator is not None:
-        client_body = translation.translate_response(ctx, route, parsed)
+    exchange = route.exchange
+    att.usage = exchange.usage(parsed)
+    client_body = exchange.response(parsed, model=ctx.endpoint_name, request=ctx.body or {})
+    if client_body is not None:
+        ctx.extra[RESPONSE_KEY] = lambda: client_body
         data = orjson.dumps(client_body)
     if gateway.hooks.has_response_transformers:     # guardrails on output: mask, or refuse (raises)
         changed = await gateway.hooks.transform_response(ctx, parsed if client_body is None else client_body)
@@ -236,7 +255,7 @@ async def _relay_body(gateway: Gateway, ctx: RequestContext, route: Route,
 
 
 async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, upstream: aiohttp.ClientResponse,
-                        watchdog: Watchdog, att: Attempt, stream_filter: StreamFilter | None,
+                        watchdog: Watchdog, att: Attempt, stream: ExchangeStream,
                         json_stream: bool = False) -> web.StreamResponse:
     """Pass the provider's stream through chunk by chunk, metering usage on the way.
 
@@ -244,8 +263,6 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
     more: the client gets a final error event in its own format instead
     (*json_stream*: a JSON array, Gemini's default stream, gets a last element).
     """
-    meter = gateway.apis.get(route.provider_api).meter_class()
-    translator = translation.stream_translator(ctx, route) if route.translator else None
     headers = {**_SSE_HEADERS, **response_headers(ctx, route)}
     if json_stream:
         headers["Content-Type"] = "application/json; charset=utf-8"
@@ -257,7 +274,7 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
     try:
         ctx.committed = True                 # from here on, no retry and no fallback
         await out.prepare(ctx.request)
-        write, feed, clock = out.write, meter.feed, watchdog.clock
+        write, feed, clock = out.write, stream.feed, watchdog.clock
         if (capture := ctx.extra.get(CAPTURE)) is not None:
             write = _tee(write, capture)
         try:
@@ -265,21 +282,12 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
                 if att.ttft is None:
                     att.ttft = time.perf_counter() - ctx.started
                 watchdog.last = clock()          # Watchdog.kick(), inlined: this runs per chunk
-                feed(chunk)
                 relayed += len(chunk)
-                if stream_filter is not None:
-                    chunk = stream_filter(chunk)
-                    if not chunk:
-                        continue
-                elif translator is not None:
-                    chunk = translator.feed(chunk)
-                    if not chunk:
-                        continue
-                await write(chunk)
+                chunk = feed(chunk)              # metered, and rewritten for the client if needed
+                if chunk:
+                    await write(chunk)
             finished = True
-            if translator is not None and (tail := translator.finish()):
-                await write(tail)
-            elif stream_filter is not None and (tail := stream_filter.flush()):
+            if tail := stream.finish():
                 await write(tail)
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
             if isinstance(exc, aiohttp.ClientConnectionResetError) and not watchdog.fired:
@@ -302,12 +310,11 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
         # The client left mid-stream. By default the provider call is closed at once (it stops
         # generating); timeouts.disconnect_drain_seconds reads on (within a cap) for its usage.
         if route.endpoint.timeouts.disconnect_drain_seconds:
-            await _drain_for_usage(upstream, meter, translator, route.endpoint.timeouts.disconnect_drain_seconds)
+            await _drain_for_usage(upstream, stream, route.endpoint.timeouts.disconnect_drain_seconds)
         raise
     finally:
         counts[ctx.surface] -= 1
-        att.usage = translator.usage if translator is not None else meter.usage
-        u = att.usage
+        att.usage = u = stream.usage
         if not u.input_tokens:       # no usage event arrived: bill the prompt by estimate, never 0
             u.input_tokens = ctx.api.estimate_input_tokens(ctx.body or {}, ctx.raw_body)
         if not finished and relayed:
@@ -337,15 +344,12 @@ STREAM_BYTES_PER_TOKEN = 160
 DRAIN_BYTES = 8 << 20
 
 
-async def _drain_for_usage(upstream: aiohttp.ClientResponse, meter: StreamMeter, translator: object,
-                           seconds: float) -> None:
+async def _drain_for_usage(upstream: aiohttp.ClientResponse, stream: ExchangeStream, seconds: float) -> None:
     size = 0
     try:
         async with asyncio.timeout(seconds):
             async for chunk in upstream.content.iter_any():
-                meter.feed(chunk)
-                if translator is not None:
-                    translator.feed(chunk)            # type: ignore[attr-defined]
+                stream.observe(chunk)
                 size += len(chunk)
                 if size > DRAIN_BYTES:
                     break

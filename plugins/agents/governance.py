@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from plugins.agents import betas
+from plugins.anthropic import betas
 from plugins.agents.detect import agent_kind, session_id
 from plugins.agents.errors import agent_error_mapper
 from plugins.agents.sessions import AgentLimiter

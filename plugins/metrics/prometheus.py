@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from plugins.metrics.definitions import Metrics
 from proxy import hookimpl, resilience
+from proxy.upstream import DROPPED_KEY
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext, UsageRecord
@@ -259,6 +260,8 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
         count_retries(rm, endpoint, ctx.attempts)
     if ctx.extra.get("retry_budget_exhausted"):
         rm.inc(rm.m.retry_budget_exhausted, (endpoint,))
+    for param in ctx.extra.get(DROPPED_KEY, ()):          # what the route's exchange could not express
+        rm.inc(rm.m.dropped_params, (endpoint, param))
 
 
 def count_retries(rm: RequestMetrics, endpoint: str, attempts: list[Any]) -> None:

@@ -1,37 +1,33 @@
-"""Composing a translator pair from a client side and a backend side.
+"""A translating exchange composed of a client side and a backend side.
 
 Every format converts to and from the pivot (OpenAI chat plus the extension
-fields of :mod:`plugins.translate.convert.common`). A pair module
-``<client>_<backend>.py`` is ``Pair(client_side, backend_side)`` and exports
-what :mod:`proxy.upstream` calls:
-
-- ``translate_request(body, *, model, options=None) -> dict``
-- ``translate_response(body, *, model, request=None) -> dict``
-- ``translate_error(status, body_bytes) -> (status, dict)``
-- ``StreamTranslator(model=..., request=None)`` with ``feed(bytes) -> bytes``,
-  ``finish() -> bytes`` and ``usage``; ``final`` holds the client-format
-  response the stream amounted to (used by the Responses store).
-
-All pure: no I/O, no globals.
+fields of :mod:`plugins.translate.pivot`); a :class:`PairExchange` is a client
+side and a backend side joined there. The sides live in their vendor's folder
+(``plugins/openai``, ``plugins/anthropic``, ``plugins/gemini``); this module
+only joins them. All pure: no I/O, no globals.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from plugins.translate.convert.common import Options
-from proxy.context import Usage
+from proxy.exchange import ClientStreamBase, Exchange, ExchangeStream, JsonArrayFraming, TranslateOptions
+
+if TYPE_CHECKING:
+    from proxy.apis import Api
 
 
 class BackendStream(Protocol):
-    usage: Usage
+    """Provider stream bytes -> pivot chunks."""
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]: ...
 
     def finish(self) -> list[dict[str, Any]]: ...
 
 
-class ClientStream(Protocol):
+class ClientEmitter(Protocol):
+    """Pivot chunks -> client stream bytes; ``final`` is the client-format response it amounted to."""
+
     final: dict[str, Any] | None
 
     def feed(self, chunks: list[dict[str, Any]]) -> bytes: ...
@@ -42,7 +38,7 @@ class ClientStream(Protocol):
 class Backend(Protocol):
     """A provider format seen from the pivot."""
 
-    def request_from_chat(self, body: dict[str, Any], model: str, opts: Options) -> dict[str, Any]: ...
+    def request_from_chat(self, body: dict[str, Any], model: str, opts: TranslateOptions) -> dict[str, Any]: ...
 
     def response_to_chat(self, body: dict[str, Any], model: str) -> dict[str, Any]: ...
 
@@ -54,51 +50,50 @@ class Backend(Protocol):
 class Client(Protocol):
     """A client format seen from the pivot."""
 
-    def request_to_chat(self, body: dict[str, Any], opts: Options) -> dict[str, Any]: ...
+    def request_to_chat(self, body: dict[str, Any], opts: TranslateOptions) -> dict[str, Any]: ...
 
     def response_from_chat(self, chat: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]: ...
 
     def error_from_chat(self, status: int, error: dict[str, Any]) -> tuple[int, dict[str, Any]]: ...
 
-    def stream(self, model: str, request: dict[str, Any]) -> ClientStream: ...
+    def stream(self, model: str, request: dict[str, Any]) -> ClientEmitter: ...
 
 
-class Pair:
-    def __init__(self, client: Client, backend: Backend) -> None:
-        self.client = client
-        self.backend = backend
-        pair = self
+class PairStream(ClientStreamBase):
+    """Provider stream bytes in, client stream bytes out, through the pivot's chunks."""
 
-        class StreamTranslator:
-            """Provider stream bytes in, client stream bytes out."""
+    __slots__ = ("_in", "_out")
 
-            def __init__(self, model: str = "", request: dict[str, Any] | None = None) -> None:
-                self._in = pair.backend.stream(model)
-                self._out = pair.client.stream(model, request or {})
+    def __init__(self, backend_stream: BackendStream, emitter: ClientEmitter) -> None:
+        self._in = backend_stream
+        self._out = emitter
 
-            @property
-            def usage(self) -> Usage:
-                return self._in.usage
+    @property                                     # type: ignore[override]
+    def final(self) -> dict[str, Any] | None:
+        return self._out.final
 
-            @property
-            def final(self) -> dict[str, Any] | None:
-                return self._out.final
+    def feed(self, chunk: bytes) -> bytes:
+        chunks = self._in.feed(chunk)
+        return self._out.feed(chunks) if chunks else b""
 
-            def feed(self, chunk: bytes) -> bytes:
-                chunks = self._in.feed(chunk)
-                return self._out.feed(chunks) if chunks else b""
+    def finish(self) -> bytes:
+        tail = self._in.finish()
+        return (self._out.feed(tail) if tail else b"") + self._out.finish()
 
-            def finish(self) -> bytes:
-                tail = self._in.finish()
-                return (self._out.feed(tail) if tail else b"") + self._out.finish()
 
-        self.StreamTranslator = StreamTranslator
+class PairExchange(Exchange):
+    passthrough = False
 
-    def translate_request(self, body: dict[str, Any], *, model: str, options: Options | None = None) -> dict[str, Any]:
-        opts = options or Options()
+    def __init__(self, client_api: Api, provider_api: Api, client: Client, backend: Backend) -> None:
+        super().__init__(client_api, provider_api)
+        self.client_side = client
+        self.backend_side = backend
+
+    def request(self, body: dict[str, Any], *, model: str, options: TranslateOptions) -> dict[str, Any]:
+        opts = options
         if opts.stream is None:
             opts.stream = body.get("stream") is True
-        chat = self.client.request_to_chat(body, opts)
+        chat = self.client_side.request_to_chat(body, opts)
         chat["model"] = model
         if opts.stream:
             chat["stream"] = True
@@ -106,12 +101,21 @@ class Pair:
         else:
             chat.pop("stream", None)
             chat.pop("stream_options", None)
-        return self.backend.request_from_chat(chat, model, opts)
+        return self.backend_side.request_from_chat(chat, model, opts)
 
-    def translate_response(self, body: dict[str, Any], *, model: str,
-                           request: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.client.response_from_chat(self.backend.response_to_chat(body, model), model, request or {})
+    def response(self, body: Any, *, model: str, request: dict[str, Any]) -> dict[str, Any]:
+        return self.client_side.response_from_chat(self.backend_side.response_to_chat(body, model), model, request)
 
-    def translate_error(self, status: int, body: bytes) -> tuple[int, dict[str, Any]]:
-        status, err = self.backend.error_to_chat(status, body)
-        return self.client.error_from_chat(status, err)
+    def error(self, status: int, body: bytes) -> tuple[int, dict[str, Any]]:
+        status, err = self.backend_side.error_to_chat(status, body)
+        return self.client_side.error_from_chat(status, err)
+
+    def client_stream(self, model: str, request: dict[str, Any]) -> PairStream:
+        """The translation alone (no metering): provider bytes -> client bytes."""
+        return PairStream(self.backend_side.stream(model), self.client_side.stream(model, request))
+
+    def stream(self, *, model: str, request: dict[str, Any], json_array: bool = False) -> ExchangeStream:
+        inner: ClientStreamBase = self.client_stream(model, request)
+        if json_array:
+            inner = JsonArrayFraming(inner)
+        return ExchangeStream(self.provider.meter_class(), inner)

@@ -1,68 +1,79 @@
-"""Registers every translator pair, and counts the parameters translations dropped.
+"""The pair table: which client format reaches which provider format, through which sides.
 
-A pair is (client wire API, provider wire API) -> module; the gateway picks
-one when a served model's provider does not speak the client's API.
+The gateway picks a translating exchange when a served model's provider does
+not speak the client's format; a route whose provider speaks it gets that
+format's identity exchange instead (see :mod:`proxy.exchange`).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from plugins.anthropic import backend as anthropic_backend
+from plugins.anthropic import client as anthropic_client
+from plugins.gemini import backend as gemini_backend
+from plugins.gemini import client as gemini_client
+from plugins.gemini.embeddings import EmbeddingsOnGemini
+from plugins.openai import chat_sides, completions_client, responses_client
+from plugins.translate.counting import AnthropicCountOnGemini, CountEstimate, GeminiCountOnAnthropic
+from plugins.translate.pair import Backend, Client, PairExchange
 from proxy import hookimpl
-from proxy.translation import DROPPED_KEY
+from proxy.exchange import Exchange
 
 if TYPE_CHECKING:
-    from proxy.apis import TranslatorRegistry
-    from proxy.context import RequestContext
+    from proxy.apis import ApiRegistry, ExchangeRegistry
 
-#: (client API, provider API, module under plugins.translate)
-PAIRS: tuple[tuple[str, str, str], ...] = (
-    ("openai.chat", "anthropic.messages", "openai_anthropic"),
-    ("openai.chat", "gemini.generate", "openai_gemini"),
-    ("anthropic.messages", "openai.chat", "anthropic_openai"),
-    ("anthropic.messages", "gemini.generate", "anthropic_gemini"),
-    ("openai.responses", "openai.chat", "responses_openai"),
-    ("openai.responses", "anthropic.messages", "responses_anthropic"),
-    ("openai.responses", "gemini.generate", "responses_gemini"),
-    ("gemini.generate", "openai.chat", "gemini_openai"),
-    ("gemini.generate", "anthropic.messages", "gemini_anthropic"),
-    ("openai.completions", "anthropic.messages", "completions_anthropic"),
-    ("openai.completions", "gemini.generate", "completions_gemini"),
-    ("openai.embeddings", "gemini.batch_embed", "embeddings_gemini"),
-    ("anthropic.count_tokens", "gemini.count_tokens", "count_anthropic_gemini"),
-    ("gemini.count_tokens", "anthropic.count_tokens", "count_gemini_anthropic"),
-    # no counting API on the provider: answered locally, marked as an estimate
-    ("anthropic.count_tokens", "local", "count_estimate"),
-    ("gemini.count_tokens", "local", "count_estimate"),
+CLIENTS: dict[str, Client] = {
+    "openai.chat": chat_sides.CLIENT,
+    "openai.responses": responses_client.CLIENT,
+    "openai.completions": completions_client.CLIENT,
+    "anthropic.messages": anthropic_client.CLIENT,
+    "gemini.generate": gemini_client.CLIENT,
+}
+BACKENDS: dict[str, Backend] = {
+    "openai.chat": chat_sides.BACKEND,
+    "anthropic.messages": anthropic_backend.BACKEND,
+    "gemini.generate": gemini_backend.BACKEND,
+}
+
+#: (client format, provider format) joined through the chat pivot
+PIVOT_PAIRS: tuple[tuple[str, str], ...] = (
+    ("openai.chat", "anthropic.messages"),
+    ("openai.chat", "gemini.generate"),
+    ("anthropic.messages", "openai.chat"),
+    ("anthropic.messages", "gemini.generate"),
+    ("openai.responses", "openai.chat"),
+    ("openai.responses", "anthropic.messages"),
+    ("openai.responses", "gemini.generate"),
+    ("gemini.generate", "openai.chat"),
+    ("gemini.generate", "anthropic.messages"),
+    ("openai.completions", "anthropic.messages"),
+    ("openai.completions", "gemini.generate"),
 )
 
 
-def load_pairs() -> list[tuple[str, str, object]]:
-    out = []
-    for client, provider, name in PAIRS:
-        try:
-            module = importlib.import_module(f"plugins.translate.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"plugins.translate.{name}":
-                raise
-            continue                           # a pair not built yet
-        out.append((client, provider, module))
+def pivot_pair(apis: ApiRegistry, client_api: str, provider_api: str) -> PairExchange:
+    return PairExchange(apis.get(client_api), apis.get(provider_api), CLIENTS[client_api], BACKENDS[provider_api])
+
+
+def exchanges(apis: ApiRegistry) -> list[tuple[Exchange, str]]:
+    """Every translating exchange, with the provider format it is registered under."""
+    out: list[tuple[Exchange, str]] = [(pivot_pair(apis, c, p), p) for c, p in PIVOT_PAIRS]
+    out += [
+        (EmbeddingsOnGemini(apis.get("openai.embeddings"), apis.get("gemini.batch_embed")), "gemini.batch_embed"),
+        (AnthropicCountOnGemini(apis.get("anthropic.count_tokens"), apis.get("gemini.count_tokens")),
+         "gemini.count_tokens"),
+        (GeminiCountOnAnthropic(apis.get("gemini.count_tokens"), apis.get("anthropic.count_tokens")),
+         "anthropic.count_tokens"),
+        # no counting API on the provider: answered locally, marked as an estimate
+        (CountEstimate(apis.get("anthropic.count_tokens")), "local"),
+        (CountEstimate(apis.get("gemini.count_tokens")), "local"),
+    ]
     return out
 
 
 @hookimpl
-def relaygate_register_translators(registry: TranslatorRegistry) -> None:
-    for client, provider, module in load_pairs():
-        registry.add(client, provider, module)
+def relaygate_register_exchanges(registry: ExchangeRegistry, apis: ApiRegistry) -> None:
+    for exchange, provider_api in exchanges(apis):
+        registry.add(exchange, provider_api)
 
-
-@hookimpl
-def relaygate_request_finished(ctx: RequestContext) -> None:
-    dropped = ctx.extra.get(DROPPED_KEY)
-    rm = ctx.gateway.state.get("plugins.metrics.prometheus")
-    if not dropped or rm is None:
-        return
-    endpoint = ctx.endpoint.name if ctx.endpoint else ctx.endpoint_name
-    for param in dropped:
-        rm.inc(rm.m.dropped_params, (endpoint, param))

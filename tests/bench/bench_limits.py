@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from plugins.apis.openai_chat import OpenAIChat  # noqa: E402
+from plugins.openai.chat_api import OpenAIChat  # noqa: E402
 from plugins.limits import admission  # noqa: E402
 from plugins.limits.rules import Rules  # noqa: E402
 from plugins.limits.windows import MemoryBackend  # noqa: E402

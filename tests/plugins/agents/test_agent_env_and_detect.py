@@ -11,7 +11,7 @@ import tomllib
 
 import pytest
 
-from plugins.agents import betas
+from plugins.anthropic import betas
 from plugins.agents.detect import agent_kind, session_id
 from proxy.cli import main
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from plugins.apis.anthropic_messages import AnthropicMessages, MessagesStreamMeter, anthropic_error_type
+from plugins.anthropic.api import AnthropicMessages, MessagesStreamMeter, anthropic_error_type
 from proxy.context import Usage
 
 

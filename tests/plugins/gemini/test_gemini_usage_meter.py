@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from plugins.apis.gemini import GeminiGenerate, GeminiStreamMeter, usage_from_gemini
+from plugins.gemini.api import GeminiGenerate, GeminiStreamMeter, usage_from_gemini
 from proxy.context import Usage
 
 

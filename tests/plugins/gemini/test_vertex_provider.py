@@ -14,7 +14,7 @@ from support.behavior import Behavior, Usage
 from support.fake_gemini import write_service_account_file
 from support.gateway import TEST_KEY, run_gateway, settings_for
 
-from plugins.providers.google_tokens import AccessTokens
+from plugins.gemini.google_tokens import AccessTokens
 from proxy.errors import UpstreamUnavailable
 
 CONTENTS = [{"role": "user", "parts": [{"text": "Hello!"}]}]

@@ -6,7 +6,7 @@ import aiohttp
 import anthropic
 from support.gateway import TEST_KEY, run_gateway, settings_for
 
-from plugins.translate.count_estimate import estimate_tokens
+from plugins.translate.counting import estimate_tokens
 
 
 async def test_count_tokens_on_an_openai_compatible_model_is_a_marked_estimate(fake_openai, tmp_path):

@@ -9,7 +9,6 @@ timestamps are normalised (each distinct id becomes ``<id:N>`` in order, so pair
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from pathlib import Path
@@ -17,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from proxy.errors import RequestRejected
-from proxy.translation import TranslateOptions
+from proxy.exchange import TranslateOptions
+from support.exchanges import pair_exchange
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"
 CASES = sorted(p for p in GOLDEN.glob("*/*") if p.is_dir())
@@ -45,7 +45,7 @@ def check(path: Path, got: str, update: bool) -> None:
 
 
 def pair(case: Path):  # type: ignore[no-untyped-def]
-    return importlib.import_module(f"plugins.translate.{case.parent.name}")
+    return pair_exchange(case.parent.name)
 
 
 def options(case: Path) -> dict:
@@ -57,7 +57,7 @@ def options(case: Path) -> dict:
 def test_request(case: Path, update_golden: bool) -> None:
     opts = TranslateOptions(**options(case))
     body = json.loads((case / "client_request.json").read_text())
-    got = pair(case).translate_request(body, model="upstream-model", options=opts)
+    got = pair(case).request(body, model="upstream-model", options=opts)
     check(case / "backend_request.json", json.dumps(got, indent=1, sort_keys=True) + "\n", update_golden)
     if opts.dropped or (case / "dropped.json").exists():
         check(case / "dropped.json", json.dumps(opts.dropped) + "\n", update_golden)
@@ -69,11 +69,11 @@ def test_request_rejects_what_it_would_drop(case: Path) -> None:
     opts = {**options(case), "policy": "drop"}
     dropped = TranslateOptions(**opts)
     body = json.loads((case / "client_request.json").read_text())
-    pair(case).translate_request(body, model="m", options=dropped)
+    pair(case).request(body, model="m", options=dropped)
     if not dropped.dropped:
         return
     with pytest.raises(RequestRejected) as info:
-        pair(case).translate_request(body, model="m", options=TranslateOptions(**{**opts, "policy": "reject"}))
+        pair(case).request(body, model="m", options=TranslateOptions(**{**opts, "policy": "reject"}))
     assert info.value.param == dropped.dropped[0]
     assert info.value.status == 400
 
@@ -82,7 +82,7 @@ def test_request_rejects_what_it_would_drop(case: Path) -> None:
 def test_response(case: Path, update_golden: bool) -> None:
     request = json.loads((case / "client_request.json").read_text())
     body = json.loads((case / "backend_response.json").read_text())
-    got = pair(case).translate_response(body, model="client-model", request=request)
+    got = pair(case).response(body, model="client-model", request=request)
     check(case / "client_response.json", json.dumps(got, indent=1, sort_keys=True) + "\n", update_golden)
 
 
@@ -92,7 +92,7 @@ def test_stream(case: Path, step: int, update_golden: bool) -> None:
     """The same client stream whatever the read sizes (events split across chunks)."""
     request = json.loads((case / "client_request.json").read_text())
     raw = (case / "backend_stream.sse").read_bytes()
-    st = pair(case).StreamTranslator(model="client-model", request=request)
+    st = pair(case).stream(model="client-model", request=request)
     out = b"".join(st.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + st.finish()
     check(case / "client_stream.sse", out.decode(), update_golden and step == 7)
     assert st.usage.input_tokens >= 40 and st.usage.output_tokens == 25     # metered from the provider's stream

@@ -7,11 +7,12 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plugins.translate import anthropic_openai, gemini_openai, openai_anthropic, openai_gemini
-from plugins.translate.convert import anthropic_client, gemini_client
-from plugins.translate.convert.anthropic import request_from_chat as chat_to_anthropic
-from plugins.translate.convert.gemini import request_from_chat as chat_to_gemini
-from proxy.translation import TranslateOptions
+from plugins.anthropic import client as anthropic_client
+from plugins.gemini import client as gemini_client
+from plugins.anthropic.backend import request_from_chat as chat_to_anthropic
+from plugins.gemini.backend import request_from_chat as chat_to_gemini
+from proxy.exchange import TranslateOptions
+from support.exchanges import exchange
 
 text = st.text(min_size=1, max_size=40)
 ident = st.from_regex(r"[A-Za-z0-9_]{6,20}", fullmatch=True)
@@ -66,8 +67,8 @@ def test_chat_history_survives_gemini_and_back(messages):
     assert facts(back["messages"]) == facts(messages)
 
 
-def _stream_through(translator_cls, raw: bytes, step: int) -> bytes:
-    st_ = translator_cls(model="m", request={"stream_options": {"include_usage": True}})
+def _stream_through(ex, raw: bytes, step: int) -> bytes:  # type: ignore[no-untyped-def]
+    st_ = ex.stream(model="m", request={"stream_options": {"include_usage": True}})
     return b"".join(st_.feed(raw[i:i + step]) for i in range(0, len(raw), step)) + st_.finish()
 
 
@@ -89,8 +90,8 @@ def test_streamed_tool_calls_survive_chat_to_anthropic_to_chat(reply, calls, ste
     chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls" if calls else "stop"}]})
     chunks.append({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}})
     raw = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
-    anth = _stream_through(anthropic_openai.StreamTranslator, raw, step)
-    back = _stream_through(openai_anthropic.StreamTranslator, anth, step)
+    anth = _stream_through(exchange("anthropic.messages", "openai.chat"), raw, step)
+    back = _stream_through(exchange("openai.chat", "anthropic.messages"), anth, step)
     got_text, got_calls, finish = "", {}, None
     for line in back.split(b"\n"):
         if not line.startswith(b"data: {"):
@@ -121,8 +122,8 @@ def test_responses_survive_gemini_client_and_chat_backend(reply, calls):
     chat = {"id": "chatcmpl-1", "choices": [{"index": 0, "message": msg,
                                              "finish_reason": "tool_calls" if calls else "stop"}],
             "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
-    gem = gemini_openai.translate_response(chat, model="m")
-    back = openai_gemini.translate_response(gem, model="m")
+    gem = exchange("gemini.generate", "openai.chat").response(chat, model="m", request={})
+    back = exchange("openai.chat", "gemini.generate").response(gem, model="m", request={})
     m = back["choices"][0]["message"]
     assert (m["content"] or "") == (reply or "")
     assert [(t["id"], t["function"]["name"], json.loads(t["function"]["arguments"])) for t in m.get("tool_calls") or []] \

@@ -1,0 +1,198 @@
+"""The Gemini wire format: ``gemini.generate`` (generateContent and streamGenerateContent),
+``gemini.count_tokens``, ``gemini.embed`` and ``gemini.batch_embed``.
+
+The body never names the model (the URL does) and validation stays light:
+native passthrough must not break on fields we do not know
+(``parametersJsonSchema``, ``thinkingLevel``, ``functionCall.id``, ...).
+
+Usage in the gateway's vocabulary: ``input_tokens`` is ``promptTokenCount``
+(cached content included, ``cachedContentTokenCount`` its cached part);
+``output_tokens`` is candidates plus thoughts, as OpenAI counts reasoning
+inside completion tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from proxy.checks import is_int
+from proxy import hookimpl
+from proxy.apis import Api, ApiRegistry, StreamMeter
+from proxy.context import Usage
+from plugins.gemini.errors import gemini_status_name
+from proxy.errors import GatewayError, RequestRejected
+
+def gemini_error_body(err: GatewayError, request_id: str) -> dict[str, Any]:
+    return {"error": {"code": err.status, "message": err.message, "status": gemini_status_name(err.status)}}
+
+
+def usage_from_gemini(meta: Any) -> Usage:
+    if not isinstance(meta, dict):
+        return Usage()
+    # Tool-use prompt tokens (the results of Google's own tools) are billed as input.
+    prompt = (meta.get("promptTokenCount") or 0) + (meta.get("toolUsePromptTokenCount") or 0)
+    candidates = meta.get("candidatesTokenCount") or 0
+    thoughts = meta.get("thoughtsTokenCount") or 0
+    return Usage(input_tokens=prompt, output_tokens=candidates + thoughts,
+                 cached_input_tokens=meta.get("cachedContentTokenCount") or 0, reasoning_tokens=thoughts,
+                 total_tokens=meta.get("totalTokenCount") or 0)
+
+
+_KEY = b'"usageMetadata"'
+
+
+def _object_end(data: bytes, start: int) -> int:
+    """End (exclusive) of the JSON object beginning at ``data[start] == '{'``, or -1 if not all here.
+
+    Counting braces is enough: a usageMetadata object holds only numbers,
+    modality names and nested objects, never a brace inside a string.
+    """
+    depth = 0
+    for i in range(start, len(data)):
+        c = data[i]
+        if c == 0x7B:        # {
+            depth += 1
+        elif c == 0x7D:      # }
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return -1
+
+
+class GeminiStreamMeter(StreamMeter):
+    """Usage of both Gemini streams: ``alt=sse`` events and the default JSON array.
+
+    Neither is parsed as a whole: we look for ``"usageMetadata"`` and parse
+    only the small object after it. Later chunks repeat the running totals,
+    so the last one seen wins.
+    """
+
+    __slots__ = ()
+
+    def feed(self, chunk: bytes) -> None:
+        data = self._tail + chunk if self._tail else chunk
+        pos = 0
+        while True:
+            i = data.find(_KEY, pos)
+            if i < 0:
+                # Keep enough bytes to find a key split across two chunks.
+                self._tail = data[max(pos, len(data) - len(_KEY) + 1):]
+                return
+            j = i + len(_KEY)
+            while j < len(data) and data[j] in b" \t\r\n:":
+                j += 1
+            if j >= len(data):
+                self._tail = data[i:]
+                return
+            if data[j] != 0x7B:  # not an object (null): skip it
+                pos = j
+                continue
+            end = _object_end(data, j)
+            if end < 0:
+                self._tail = data[i:] if len(data) - i < 65536 else b""
+                return
+            try:
+                self.usage = usage_from_gemini(orjson.loads(data[j:end]))
+            except orjson.JSONDecodeError:
+                pass
+            pos = end
+
+
+def _object_list(body: dict[str, Any], name: str, *, required: bool) -> list[Any] | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise RequestRejected(f"'{name}' is required", param=name)
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise RequestRejected(f"'{name}' must be a list of objects", param=name)
+    return value
+
+
+def _contents(body: dict[str, Any], *, required: bool) -> None:
+    contents = _object_list(body, "contents", required=required)
+    for i, c in enumerate(contents or []):
+        parts = c.get("parts")
+        if parts is not None and not isinstance(parts, list):
+            raise RequestRejected(f"'contents[{i}].parts' must be a list", param=f"contents[{i}].parts")
+
+
+class GeminiBase(Api):
+    meter_class = GeminiStreamMeter
+
+    def is_stream(self, body: dict[str, Any]) -> bool:
+        return False            # Gemini streams by method (streamGenerateContent), never by body
+
+    def usage_from_body(self, body: Any) -> Usage:
+        if isinstance(body, list):   # a buffered JSON-array stream: the last usage wins
+            metas = [b.get("usageMetadata") for b in body if isinstance(b, dict) and b.get("usageMetadata")]
+            return usage_from_gemini(metas[-1] if metas else None)
+        return usage_from_gemini(body.get("usageMetadata") if isinstance(body, dict) else None)
+
+    def error_body(self, err: GatewayError, request_id: str) -> dict[str, Any]:
+        return gemini_error_body(err, request_id)
+
+    def stream_error_event(self, err: GatewayError, request_id: str) -> bytes:
+        # Gemini's alt=sse framing: data-only events ending in CRLF CRLF.
+        return b"data: " + orjson.dumps(gemini_error_body(err, request_id)) + b"\r\n\r\n"
+
+    def max_output_tokens(self, body: dict[str, Any]) -> int:
+        config = body.get("generationConfig")
+        v = config.get("maxOutputTokens") if isinstance(config, dict) else None
+        return v if is_int(v) else 0
+
+
+class GeminiGenerate(GeminiBase):
+    id = "gemini.generate"
+
+    def json_array_stream(self, path_params: dict[str, str]) -> bool:
+        # streamGenerateContent without alt=sse answers one JSON array, element by element.
+        return path_params.get("alt", "sse") != "sse"
+
+    def validate(self, body: dict[str, Any], *, strict: bool) -> None:
+        _contents(body, required=True)
+        for name in ("generationConfig", "systemInstruction", "toolConfig"):
+            if body.get(name) is not None and not isinstance(body[name], dict):
+                raise RequestRejected(f"'{name}' must be an object", param=name)
+        _object_list(body, "tools", required=False)
+        _object_list(body, "safetySettings", required=False)
+
+
+class GeminiCountTokens(GeminiBase):
+    id = "gemini.count_tokens"
+
+    def validate(self, body: dict[str, Any], *, strict: bool) -> None:
+        _contents(body, required=False)
+        request = body.get("generateContentRequest")
+        if request is not None and not isinstance(request, dict):
+            raise RequestRejected("'generateContentRequest' must be an object", param="generateContentRequest")
+
+    def usage_from_body(self, body: Any) -> Usage:
+        return Usage()          # counting tokens consumes none
+
+
+class GeminiEmbed(GeminiBase):
+    id = "gemini.embed"
+
+    def validate(self, body: dict[str, Any], *, strict: bool) -> None:
+        if not isinstance(body.get("content"), dict):
+            raise RequestRejected("'content' is required and must be an object", param="content")
+
+
+class GeminiBatchEmbed(GeminiBase):
+    id = "gemini.batch_embed"
+
+    def validate(self, body: dict[str, Any], *, strict: bool) -> None:
+        requests = _object_list(body, "requests", required=True)
+        for i, r in enumerate(requests or []):
+            if not isinstance(r.get("content"), dict):
+                raise RequestRejected(f"'requests[{i}].content' is required and must be an object",
+                                      param=f"requests[{i}].content")
+
+
+@hookimpl
+def relaygate_register_apis(registry: ApiRegistry) -> None:
+    for api in (GeminiGenerate(), GeminiCountTokens(), GeminiEmbed(), GeminiBatchEmbed()):
+        registry.add(api)

@@ -1,0 +1,241 @@
+"""The OpenAI Chat Completions wire format (``openai.chat``): validation, usage, errors.
+
+Validation follows the reference (../shared/reference): value ranges, roles
+and their order, ``tool_call_id`` only on tool messages, at most 32 tools,
+``top_logprobs`` only with ``logprobs``. ``strict`` adds the reference's
+rules that OpenAI itself does not have (one system message, first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import orjson
+
+from plugins.unified.chat_content import validate_content_parts
+from proxy.checks import boolean, int_at_least, is_int, number_in, object_field, one_of, stop_sequences
+from plugins.openai.errors import openai_error_body
+from proxy import hookimpl
+from proxy.apis import Api, ApiRegistry, StreamFilter, StreamMeter, usage_value_present
+from proxy.context import Usage
+from proxy.errors import GatewayError, RequestRejected
+
+MAX_TOOLS = 32
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+STRICT_ROLES = ("system", "developer", "user", "assistant", "tool")
+
+
+def usage_from_openai(u: dict[str, Any] | None) -> Usage:
+    """Chat and completions usage, with the detail objects and Databricks' flat reasoning_tokens."""
+    if not u:
+        return Usage()
+    prompt_details = u.get("prompt_tokens_details") or {}
+    completion_details = u.get("completion_tokens_details") or {}
+    return Usage(
+        input_tokens=u.get("prompt_tokens") or 0,
+        output_tokens=u.get("completion_tokens") or 0,
+        cached_input_tokens=prompt_details.get("cached_tokens") or 0,
+        reasoning_tokens=completion_details.get("reasoning_tokens") or u.get("reasoning_tokens") or 0,
+        total_tokens=u.get("total_tokens") or 0,
+    )
+
+
+class ChatStreamMeter(StreamMeter):
+    __slots__ = ()
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        self.usage = usage_from_openai(event.get("usage"))
+
+
+class UsageChunkFilter:
+    """Drops the usage-only chunk (``choices: []``) of a stream whose client did
+    not ask for usage; we asked for it upstream so every stream is metered.
+
+    Forwards whole events only, so an event split across reads is never cut.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def flush(self) -> bytes:
+        rest, self._pending = self._pending, b""
+        return rest
+
+    def __call__(self, chunk: bytes) -> bytes:
+        data = self._pending + chunk if self._pending else chunk
+        cut = data.rfind(b"\n\n")
+        if cut < 0:
+            self._pending = data
+            return b""
+        complete, self._pending = data[:cut + 2], data[cut + 2:]
+        if not usage_value_present(complete):
+            return complete
+        return b"".join(event + b"\n\n" for event in complete.split(b"\n\n")
+                        if event and not (usage_value_present(event) and _no_choices(event)))
+
+
+def _no_choices(event: bytes) -> bool:
+    i = event.find(b'"choices"')
+    return i >= 0 and event[i + 9:i + 16].lstrip(b": ").startswith(b"[]")
+
+
+def _messages(messages: Any, strict: bool) -> None:
+    if not isinstance(messages, list) or not messages:
+        raise RequestRejected("'messages' must be a non-empty list of messages", param="messages")
+    roles = STRICT_ROLES if strict else ROLES
+    for i, m in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(m, dict):
+            raise RequestRejected(f"'{where}' must be an object", param=where)
+        role = m.get("role")
+        if role not in roles:
+            raise RequestRejected(f"'{where}.role' must be one of {', '.join(roles)}; got {role!r}",
+                                  param=f"{where}.role")
+        if role == "tool":
+            if not isinstance(m.get("tool_call_id"), str):
+                raise RequestRejected(f"'{where}.tool_call_id' is required on tool messages",
+                                      param=f"{where}.tool_call_id")
+        elif m.get("tool_call_id") is not None:
+            raise RequestRejected(f"'{where}.tool_call_id' is only allowed on messages with role 'tool'",
+                                  param=f"{where}.tool_call_id")
+        if m.get("tool_calls") is not None:
+            if role != "assistant":
+                raise RequestRejected(f"'{where}.tool_calls' is only allowed on assistant messages",
+                                      param=f"{where}.tool_calls")
+            if not isinstance(m["tool_calls"], list):
+                raise RequestRejected(f"'{where}.tool_calls' must be a list", param=f"{where}.tool_calls")
+        content = m.get("content")
+        if content is None:
+            if role != "assistant" or not m.get("tool_calls"):
+                if role != "assistant":
+                    raise RequestRejected(f"'{where}.content' is required", param=f"{where}.content")
+        elif not isinstance(content, (str, list)):
+            raise RequestRejected(f"'{where}.content' must be a string or a list of content parts",
+                                  param=f"{where}.content")
+        elif isinstance(content, list):
+            validate_content_parts(content, f"{where}.content")
+        if strict and role == "system" and i != 0:
+            raise RequestRejected(f"'{where}': a system message is only allowed once, as the first message",
+                                  param=f"{where}.role")
+
+
+def _tools(body: dict[str, Any]) -> None:
+    tools = body.get("tools")
+    if tools is None:
+        return
+    if not isinstance(tools, list):
+        raise RequestRejected("'tools' must be a list", param="tools")
+    if len(tools) > MAX_TOOLS:
+        raise RequestRejected(f"'tools' allows at most {MAX_TOOLS} tools, got {len(tools)}", param="tools")
+    for i, t in enumerate(tools):
+        if not isinstance(t, dict) or not isinstance(t.get("type"), str):
+            raise RequestRejected(f"'tools[{i}]' must be an object with a 'type'", param=f"tools[{i}]")
+        if t["type"] == "function":
+            fn = t.get("function")
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+                raise RequestRejected(f"'tools[{i}].function.name' is required", param=f"tools[{i}].function.name")
+    choice = body.get("tool_choice")
+    if choice is not None and not isinstance(choice, dict) and choice not in ("none", "auto", "required"):
+        raise RequestRejected(f"'tool_choice' must be none, auto, required or an object; got {choice!r}",
+                              param="tool_choice")
+
+
+def _response_format(body: dict[str, Any]) -> None:
+    rf = object_field(body, "response_format")
+    if rf is None:
+        return
+    kind = rf.get("type")
+    if kind not in ("text", "json_object", "json_schema"):
+        raise RequestRejected(f"'response_format.type' must be text, json_object or json_schema; got {kind!r}",
+                              param="response_format.type")
+    if kind == "json_schema" and not isinstance(rf.get("json_schema"), dict):
+        raise RequestRejected("'response_format.json_schema' is required when type is json_schema",
+                              param="response_format.json_schema")
+
+
+#: sampling fields in the order they are checked (the first error wins); each check accepts a missing
+#: field, so a request only pays for the fields it sends
+_SAMPLING_CHECKS: tuple[tuple[str, Callable[[dict[str, Any], str], None]], ...] = (
+    ("temperature", partial(number_in, lo=0, hi=2)),
+    ("top_p", partial(number_in, lo=0, hi=1, lo_open=True)),
+    ("top_k", partial(int_at_least, lo=1)),
+    ("presence_penalty", partial(number_in, lo=-2, hi=2)),
+    ("frequency_penalty", partial(number_in, lo=-2, hi=2)),
+    ("max_tokens", partial(int_at_least, lo=1)),
+    ("max_completion_tokens", partial(int_at_least, lo=1)),
+    ("n", partial(int_at_least, lo=1)),
+    ("seed", partial(int_at_least, lo=-(1 << 63))),
+    ("stream", boolean),
+    ("logprobs", boolean),
+    ("stop", stop_sequences),
+)
+
+
+def validate_sampling(body: dict[str, Any]) -> None:
+    for name, check in _SAMPLING_CHECKS:
+        if name in body:
+            check(body, name)
+    if body.get("stream_options") is not None:
+        if object_field(body, "stream_options") is not None and body.get("stream") is not True:
+            raise RequestRejected("'stream_options' is only allowed when 'stream' is true", param="stream_options")
+
+
+class OpenAIStyleApi(Api):
+    """What chat and legacy completions share: metered streams, usage and OpenAI's error shape."""
+
+    meter_class = ChatStreamMeter
+
+    def upstream_body(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
+        if not stream:
+            return body
+        options = body.get("stream_options") or {}
+        if options.get("include_usage") is True:
+            return body
+        # Meter every stream: ask for usage, and hide the extra chunk from the client (stream_filter).
+        return {**body, "stream_options": {**options, "include_usage": True}}
+
+    def stream_filter(self, body: dict[str, Any]) -> StreamFilter | None:
+        options = body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage") is True:
+            return None
+        return UsageChunkFilter()
+
+    def usage_from_body(self, body: Any) -> Usage:
+        return usage_from_openai(body.get("usage") if isinstance(body, dict) else None)
+
+    def error_body(self, err: GatewayError, request_id: str) -> dict[str, Any]:
+        return openai_error_body(err, request_id)
+
+    def stream_error_event(self, err: GatewayError, request_id: str) -> bytes:
+        # OpenAI streams carry errors as a data-only event with an "error" object.
+        return b"data: " + orjson.dumps(openai_error_body(err, request_id)) + b"\n\n"
+
+
+class OpenAIChat(OpenAIStyleApi):
+    id = "openai.chat"
+
+    def validate(self, body: dict[str, Any], *, strict: bool) -> None:
+        _messages(body.get("messages"), strict)
+        validate_sampling(body)
+        top = body.get("top_logprobs")
+        if top is not None:
+            int_at_least(body, "top_logprobs", 0, 20)
+            if body.get("logprobs") is not True:
+                raise RequestRejected("'top_logprobs' requires 'logprobs': true", param="top_logprobs")
+        _tools(body)
+        _response_format(body)
+        one_of(body, "reasoning_effort", ("none", "minimal", "low", "medium", "high", "xhigh"))
+
+    def max_output_tokens(self, body: dict[str, Any]) -> int:
+        v = body.get("max_completion_tokens") or body.get("max_tokens")
+        n = body.get("n") if is_int(body.get("n")) else 1
+        return v * n if is_int(v) else 0
+
+
+@hookimpl
+def relaygate_register_apis(registry: ApiRegistry) -> None:
+    registry.add(OpenAIChat())

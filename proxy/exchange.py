@@ -1,0 +1,188 @@
+"""The Exchange: what one route does to a request, its answer, its errors and its stream.
+
+Every route has exactly one (modelled on Envoy AI Gateway's ``Translator``):
+
+- passthrough is the *identity* exchange of the client's wire format
+  (:class:`Exchange` itself): the body goes out nearly as it came (a format may
+  ask the provider for stream usage and hide it again), answers and errors are
+  relayed byte for byte;
+- translation is an exchange between two formats (``plugins/translate``);
+- a *local* exchange answers without calling a provider (token-count estimates).
+
+Usage is always read by the **provider** format's own functions
+(:meth:`proxy.apis.Api.usage_from_body` and its stream meter), whichever
+exchange the route has: one usage function per format, so a passthrough and a
+translated route over the same provider answer meter identically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from proxy.context import Usage
+from proxy.errors import RequestRejected
+from proxy.sse import SSEParser
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from proxy.apis import Api, StreamFilter, StreamMeter
+    from proxy.context import RequestContext, Route
+
+
+@dataclass
+class TranslateOptions:
+    """What a translation knows besides the body.
+
+    ``policy``: the endpoint's ``unsupported_params`` (``reject`` raises
+    RequestRejected naming the parameter; ``drop`` omits it and lists it in
+    ``dropped``). ``target``: the provider kind (``openai``, ``openai_compatible``,
+    ``anthropic``, ...). ``stream``: whether the client asked for a stream.
+    """
+
+    stream: bool | None = None
+    policy: str = "reject"
+    target: str = ""
+    dropped: list[str] = field(default_factory=list)
+
+    def unsupported(self, param: str, why: str) -> None:
+        if self.policy == "drop":
+            if param not in self.dropped:
+                self.dropped.append(param)
+            return
+        raise RequestRejected(f"'{param}' cannot be expressed by this endpoint's provider: {why} "
+                              f"(the endpoint's unsupported_params policy is 'reject')", param=param)
+
+
+class ExchangeStream:
+    """One streamed answer: meters the provider's bytes and rewrites them for the client.
+
+    *inner* is a translation's client stream, a passthrough's stream filter, or
+    None (bytes relayed as they came); the choice is made once, not per chunk.
+    """
+
+    __slots__ = ("meter", "inner", "_feed", "_finish")
+
+    def __init__(self, meter: StreamMeter, inner: ClientStreamBase | StreamFilter | None = None) -> None:
+        self.meter = meter
+        self.inner = inner
+        if inner is None:
+            self._feed = None
+            self._finish = None
+        elif isinstance(inner, ClientStreamBase):
+            self._feed, self._finish = inner.feed, inner.finish
+        else:
+            self._feed, self._finish = inner, inner.flush
+
+    @property
+    def usage(self) -> Usage:
+        return self.meter.usage
+
+    @property
+    def final(self) -> dict[str, Any] | None:
+        return getattr(self.inner, "final", None)
+
+    def feed(self, chunk: bytes) -> bytes:
+        self.meter.feed(chunk)
+        return chunk if self._feed is None else self._feed(chunk)
+
+    def observe(self, chunk: bytes) -> None:
+        """Meter bytes the client will never see (read on after it left)."""
+        self.meter.feed(chunk)
+
+    def finish(self) -> bytes:
+        return b"" if self._finish is None else self._finish()
+
+
+class ClientStreamBase:
+    """Base of translated client streams (see :class:`ClientStream`)."""
+
+    final: dict[str, Any] | None = None
+
+    def feed(self, chunk: bytes) -> bytes:
+        raise NotImplementedError
+
+    def finish(self) -> bytes:
+        raise NotImplementedError
+
+
+class Exchange:
+    """The identity exchange of a wire format; translations subclass it.
+
+    *client* is the format the client speaks, *provider* the one the provider
+    speaks (the same object for the identity).
+    """
+
+    passthrough = True
+    local = False
+
+    def __init__(self, client: Api, provider: Api | None = None) -> None:
+        self.client = client
+        self.provider = provider or client
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.client.id} -> {self.provider.id}>"
+
+    # -- request
+    def request(self, body: dict[str, Any], *, model: str, options: TranslateOptions) -> dict[str, Any]:
+        """The body to send upstream (*model*: the provider's model id)."""
+        return self.client.upstream_body(body, bool(options.stream))
+
+    # -- answer
+    def usage(self, body: Any) -> Usage:
+        """Usage of a whole (non-streamed) provider answer, by the provider format's one function."""
+        return self.provider.usage_from_body(body)
+
+    def response(self, body: Any, *, model: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The client's body for a provider answer; None: relay the provider's bytes unchanged.
+        *model*: the name the client asked for."""
+        return None
+
+    def error(self, status: int, body: bytes) -> tuple[int, dict[str, Any]] | None:
+        """The client's error for a provider error; None: relay it unchanged."""
+        return None
+
+    def stream(self, *, model: str, request: dict[str, Any], json_array: bool = False) -> ExchangeStream:
+        return ExchangeStream(self.provider.meter_class(), self.client.stream_filter(request))
+
+    # -- no provider call
+    def answer(self, ctx: RequestContext, route: Route) -> web.Response:
+        raise NotImplementedError
+
+
+class LocalExchange(Exchange):
+    """Answered by the gateway itself, without calling the provider (``answer``)."""
+
+    passthrough = False
+    local = True
+
+
+class JsonArrayFraming(ClientStreamBase):
+    """Re-frames a translated Gemini SSE stream as the JSON-array stream, element by element
+    (what a Gemini client that called streamGenerateContent without ``alt=sse`` reads)."""
+
+    def __init__(self, inner: ClientStreamBase) -> None:
+        self.inner = inner
+        self._parser = SSEParser()
+        self._started = False
+
+    @property                                     # type: ignore[override]
+    def final(self) -> dict[str, Any] | None:
+        return self.inner.final
+
+    def _frame(self, events: list[tuple[str | None, str]]) -> bytes:
+        parts = []
+        for _name, data in events:
+            if not data or data == "[DONE]":
+                continue
+            parts.append(("," if self._started else "[") + data + "\n")
+            self._started = True
+        return "".join(parts).encode()
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._frame(self._parser.feed(self.inner.feed(chunk)))
+
+    def finish(self) -> bytes:
+        out = self._frame(self._parser.feed(self.inner.finish()) + self._parser.finish())
+        return out + (b"]" if self._started else b"[]")
