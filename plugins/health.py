@@ -8,11 +8,8 @@ import orjson
 from aiohttp import web
 
 from proxy import hookimpl
-from proxy.gateway import Gateway
+from proxy.gateway import HEALTH_CHECKS, Gateway
 from proxy.surfaces import RouteTable
-
-#: plugins put readiness checks here: name -> callable returning bool or awaitable bool
-CHECKS = "plugins.health.checks"
 
 
 @hookimpl
@@ -22,7 +19,7 @@ def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
 
     async def readyz(request: web.Request) -> web.Response:
         checks: dict[str, bool] = {"config": gateway.ready and not gateway.draining}
-        for name, check in gateway.state.get(CHECKS, {}).items():
+        for name, check in gateway.stash.get(HEALTH_CHECKS, {}).items():
             try:
                 result = check()
                 checks[name] = bool(await result if inspect.isawaitable(result) else result)

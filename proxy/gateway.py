@@ -8,6 +8,7 @@ started with.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -22,9 +23,15 @@ from proxy.errors import RequestRejected, UnknownEndpoint
 from proxy.exchange import Exchange
 from proxy.hooks import Hooks
 from proxy.providers import Provider, ProviderRegistry
+from proxy.stash import Stash, StashKey
 from proxy.surfaces import RouteTable
 
 log = logging.getLogger("relaygate")
+
+#: readiness checks by name, each returning bool or awaitable bool: ``/readyz`` (plugins/health)
+#: answers 503 while one fails. Core vocabulary, next to ``ready`` and ``draining``: plugins whose
+#: storage must be reachable add theirs without depending on the health plugin.
+HEALTH_CHECKS: StashKey[dict[str, Callable[[], bool | Awaitable[bool]]]] = StashKey("health_checks")
 
 
 @dataclass
@@ -92,8 +99,8 @@ class Gateway:
         #: open requests and streams by surface, read by the metrics collector
         self.in_flight: dict[str, int] = {}
         self.in_flight_streams: dict[str, int] = {}
-        #: plugins keep their shared objects here, by plugin name
-        self.state: dict[str, Any] = {}
+        #: process-wide state of the core and the plugins, each under the key its owner defines
+        self.stash = Stash()
         pm.hook.relaygate_register_apis(registry=self.apis)
         pm.hook.relaygate_register_providers(registry=self.provider_types)
         pm.hook.relaygate_register_exchanges(registry=self.exchanges, apis=self.apis)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import orjson
@@ -28,6 +29,7 @@ from proxy.errors import (
     UpstreamStatusError,
 )
 from proxy import resilience
+from proxy.stash import StashKey
 from proxy.upstream import forward
 
 if TYPE_CHECKING:
@@ -112,13 +114,13 @@ async def _read_body(ctx: RequestContext, sroute: SurfaceRoute) -> None:
     ctx.body = body
 
 
-#: gateway.state key of a list of ``(ctx, err) -> GatewayError`` functions plugins add to reshape
-#: refusals for the client (plugins/agents: statuses a coding agent stops on instead of retrying)
-ERROR_MAPPERS = "pipeline.error_mappers"
+#: functions plugins add to reshape refusals for the client (plugins/agents: statuses a coding
+#: agent stops on instead of retrying)
+ERROR_MAPPERS: StashKey[list[Callable[[RequestContext, GatewayError], GatewayError]]] = StashKey("error_mappers")
 
 
 def error_response(ctx: RequestContext, err: GatewayError) -> web.Response:
-    for remap in ctx.gateway.state.get(ERROR_MAPPERS, ()):
+    for remap in ctx.gateway.stash.get(ERROR_MAPPERS, ()):
         err = remap(ctx, err)
     ctx.status = err.status
     ctx.error_reason = getattr(err, "reason", err.type)

@@ -15,21 +15,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from proxy.config import ConfigError, load_settings
+from proxy.stash import StashKey
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
 
 log = logging.getLogger("relaygate.reload")
 #: callables(result) told of each reload result ("success" / "failure"), e.g. the metrics plugin
-LISTENERS = "proxy.reload.listeners"
+RELOAD_LISTENERS: StashKey[list[Callable[[str], None]]] = StashKey("reload_listeners")
 _RESTART_ONLY = ("host", "port", "workers")
 
 
 def _notify(gateway: Gateway, result: str) -> None:
-    for listener in gateway.state.get(LISTENERS, []):
+    for listener in gateway.stash.get(RELOAD_LISTENERS, ()):
         try:
             listener(result)
         except Exception:

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from proxy.errors import GatewayError, UpstreamError, UpstreamStatusError
+from proxy.stash import StashKey
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from proxy.gateway import Gateway
 
 log = logging.getLogger("relaygate.resilience")
-STATE = "proxy.resilience"
 CLOSED, HALF_OPEN, OPEN = 0, 1, 2
 STATE_NAMES = {CLOSED: "closed", HALF_OPEN: "half_open", OPEN: "open"}
 
@@ -219,11 +219,15 @@ class Resilience:
                            headers={"Retry-After": str(max(1, int(wait + 0.999)))})
 
 
+#: the gateway's breakers and retry budget (see :func:`of`)
+RESILIENCE: StashKey[Resilience] = StashKey("resilience")
+
+
 def of(gateway: Gateway) -> Resilience:
-    res = gateway.state.get(STATE)
+    res = gateway.stash.get(RESILIENCE)
     if res is None:
-        res = gateway.state[STATE] = Resilience()
-    return res  # type: ignore[no-any-return]
+        res = gateway.stash[RESILIENCE] = Resilience()
+    return res
 
 
 # -- the attempt loop ---------------------------------------------------------------

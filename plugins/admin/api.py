@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from plugins.keystore.auth import STATE as KEYSTORE_STATE, key_cache
+from plugins.keystore.auth import KEY_CACHE, key_cache
 from plugins.keystore.records import new_key, parse_duration, parse_time
+from plugins.metering.ledger import LEDGER
 from plugins.reports.usage import ReportQuery, render, usage_report
 from proxy import hookimpl
 
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("relaygate.admin")
 PREFIX = "/admin/v1"
-LEDGER_STATE = "plugins.metering.ledger"
 CREATE_FIELDS = {"name", "owner", "owner_kind", "team", "tags", "endpoints", "expires_at", "expires_in"}
 
 
@@ -178,8 +178,8 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
         q = request.query
         fmt = q.get("format", "json")
         query = ReportQuery.parse(q.get("by"), q.get("since"), q.get("until"))
-        writer = gateway.state.get(LEDGER_STATE)
-        if writer is not None and hasattr(writer, "flush"):
+        writer = gateway.stash.get(LEDGER)
+        if writer is not None:
             await writer.flush()              # include this replica's rows still in memory
         rows = await usage_report(gateway.settings, query)
         names = _key_names(gateway) if "key" in query.by else None
@@ -198,7 +198,7 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
 
 def _key_names(gateway: Gateway) -> dict[str, str]:
     names = {k.name: k.name for k in gateway.settings.keys}
-    cache = gateway.state.get(KEYSTORE_STATE)
+    cache = gateway.stash.get(KEY_CACHE)
     if cache is not None:
         names.update({r.id: r.name for r in cache.records()})
     return names

@@ -52,7 +52,7 @@ def refusal_for_agent(agent: str, err: GatewayError, config: AgentsConfig) -> Ga
 
 
 def agent_error_mapper(ctx: RequestContext, err: GatewayError) -> GatewayError:
-    """Registered in ``gateway.state[proxy.pipeline.ERROR_MAPPERS]`` (see plugins/agents/governance)."""
+    """Registered in ``gateway.stash[proxy.pipeline.ERROR_MAPPERS]`` (see plugins/agents/governance)."""
     agent = ctx.extra.get("agent")
     if not agent:
         return err

@@ -20,17 +20,16 @@ from plugins.agents.detect import agent_kind, session_id
 from plugins.agents.errors import agent_error_mapper
 from plugins.agents.sessions import AgentLimiter
 from plugins.auth.keys import digest, presented_digests
+from plugins.metrics.prometheus import METRICS
 from proxy import hookimpl
 from proxy.errors import AuthenticationFailed, RequestRejected
 from proxy.pipeline import ERROR_MAPPERS
+from proxy.stash import StashKey
 
 if TYPE_CHECKING:
     from proxy.context import Principal, RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
     from proxy.surfaces import RouteTable
-
-STATE = "plugins.agents"
-METRICS_STATE = "plugins.metrics.prometheus"
 
 
 class AgentState:
@@ -40,16 +39,19 @@ class AgentState:
         self.betas: dict[str, betas.BetaPolicy] = {}    # provider name -> policy
 
 
+AGENT_STATE: StashKey[AgentState] = StashKey("agents.state")
+
+
 def _state(gateway: Gateway) -> AgentState:
-    state = gateway.state.get(STATE)
+    state = gateway.stash.get(AGENT_STATE)
     if state is None:
-        state = gateway.state[STATE] = AgentState()
+        state = gateway.stash[AGENT_STATE] = AgentState()
     return state
 
 
 @hookimpl
 def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
-    mappers = gateway.state.setdefault(ERROR_MAPPERS, [])
+    mappers = gateway.stash.setdefault(ERROR_MAPPERS, [])
     if agent_error_mapper not in mappers:
         mappers.append(agent_error_mapper)
     _state(gateway)
@@ -74,7 +76,7 @@ def relaygate_config_loaded(gateway: Gateway) -> None:
 def relaygate_authenticate(ctx: RequestContext) -> Principal | None:
     headers = ctx.request.headers
     ctx.extra["agent"] = agent_kind(headers)
-    state: AgentState | None = ctx.gateway.state.get(STATE)
+    state = ctx.gateway.stash.get(AGENT_STATE)
     if state is not None and state.disabled:
         for key_digest in presented_digests(ctx):
             name = state.disabled.get(key_digest)
@@ -95,7 +97,7 @@ def relaygate_validate_request(ctx: RequestContext) -> None:
 
 @hookimpl
 def relaygate_admit_request(ctx: RequestContext, route: Route) -> None:
-    state: AgentState | None = ctx.gateway.state.get(STATE)
+    state = ctx.gateway.stash.get(AGENT_STATE)
     if state is None:
         return
     if route.provider_api.startswith("anthropic."):
@@ -112,7 +114,7 @@ def relaygate_admit_request(ctx: RequestContext, route: Route) -> None:
 
 @hookimpl
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
-    state: AgentState | None = ctx.gateway.state.get(STATE)
+    state = ctx.gateway.stash.get(AGENT_STATE)
     if state is None or not state.limiter or ctx.principal is None:
         return
     usage = record.usage
@@ -124,6 +126,6 @@ def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
 @hookimpl
 def relaygate_request_finished(ctx: RequestContext) -> None:
     agent = ctx.extra.get("agent")
-    rm = ctx.gateway.state.get(METRICS_STATE)
+    rm = ctx.gateway.stash.get(METRICS)
     if agent and rm is not None:
         rm.inc(rm.m.agent_requests, (agent, ctx.surface))

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from proxy import hookimpl
 from proxy.context import Principal
+from proxy.stash import StashKey
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
     from proxy.gateway import Gateway
 
-STATE = "plugins.auth.keys"
 #: request-scoped (``request[...]``): the presented keys' digests, hashed once for every plugin that looks
 _DIGESTS = "relaygate.presented_digests"
 
@@ -86,6 +86,10 @@ class KeyTable:
         return len(self._by_digest)
 
 
+#: the config's keys, rebuilt on every config load
+KEY_TABLE: StashKey[KeyTable] = StashKey("auth.key_table")
+
+
 @hookimpl
 def relaygate_config_loaded(gateway: Gateway) -> None:
     entries: dict[str, Principal] = {}
@@ -96,12 +100,12 @@ def relaygate_config_loaded(gateway: Gateway) -> None:
         entries[d] = Principal(key_id=k.name, owner=k.owner or k.name, team=k.team,
                                endpoints=frozenset(k.endpoints) if k.endpoints is not None else None,
                                tags=tuple(k.tags))
-    gateway.state[STATE] = KeyTable(entries)
+    gateway.stash[KEY_TABLE] = KeyTable(entries)
 
 
 @hookimpl(trylast=True)
 def relaygate_authenticate(ctx: RequestContext) -> Principal | None:
-    table: KeyTable = ctx.gateway.state[STATE]
+    table = ctx.gateway.stash[KEY_TABLE]
     for key_digest in presented_digests(ctx):
         principal = table.lookup_digest(key_digest)
         if principal is not None:

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 from plugins.guardrails.detectors import DESCRIPTIONS, Matcher, expand, keyword_detector
 from proxy import hookimpl
 from proxy.errors import RequestRejected
+from proxy.stash import StashKey
 
 if TYPE_CHECKING:
     from proxy.config import EndpointConfig, GuardrailRule, Settings
     from proxy.context import RequestContext
     from proxy.gateway import Gateway
 
-STATE = "plugins.guardrails"
 INPUT_KEYS = frozenset({"messages", "input", "prompt", "system", "contents", "instructions",
                         "systemInstruction", "system_instruction"})
 OUTPUT_KEYS = frozenset({"choices", "content", "candidates", "output", "output_text", "completion"})
@@ -47,6 +47,12 @@ class CompiledRule:
     matcher: Matcher
 
 
+#: compiled rules per (id(settings), endpoint name): built once per configuration, not per request
+RULES: StashKey[dict[tuple[int, str], list[CompiledRule]]] = StashKey("guardrails.rules")
+#: the same rules split into (input rules, output rules)
+SPLIT_RULES: StashKey[dict[tuple[int, str], tuple[list[CompiledRule], ...]]] = StashKey("guardrails.split_rules")
+
+
 def compile_rule(rule: GuardrailRule) -> CompiledRule | None:
     if rule.type == "pii":
         detectors = expand(rule.detect)
@@ -60,7 +66,7 @@ def compile_rule(rule: GuardrailRule) -> CompiledRule | None:
 
 
 def rules_for(gateway: Gateway, settings: Settings, endpoint: EndpointConfig) -> list[CompiledRule]:
-    cache: dict[tuple[int, str], list[CompiledRule]] = gateway.state.setdefault(STATE, {})
+    cache = gateway.stash.setdefault(RULES, {})
     key = (id(settings), endpoint.name)
     found = cache.get(key)
     if found is None:
@@ -72,7 +78,7 @@ def rules_for(gateway: Gateway, settings: Settings, endpoint: EndpointConfig) ->
 
 def _split_rules(gateway: Gateway, settings: Settings, endpoint: EndpointConfig) -> tuple[list[CompiledRule], ...]:
     """The endpoint's (input rules, output rules), split once per configuration, not per request."""
-    cache: dict[tuple[int, str], tuple[list[CompiledRule], ...]] = gateway.state.setdefault(STATE + ".split", {})
+    cache = gateway.stash.setdefault(SPLIT_RULES, {})
     key = (id(settings), endpoint.name)
     found = cache.get(key)
     if found is None:
@@ -126,8 +132,8 @@ def _settings(ctx: RequestContext) -> Settings:
 
 @hookimpl
 def relaygate_config_loaded(gateway: Gateway) -> None:
-    gateway.state[STATE] = {}            # recompile for the new configuration
-    gateway.state[STATE + ".split"] = {}
+    gateway.stash[RULES] = {}            # recompile for the new configuration
+    gateway.stash[SPLIT_RULES] = {}
 
 
 @hookimpl

@@ -11,22 +11,23 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from plugins.auth.keys import STATE as CONFIG_KEYS, presented_digests
-from plugins.health import CHECKS
+from plugins.auth.keys import KEY_TABLE, presented_digests
 from plugins.keystore.store import KeyCache, make_key_store
 from proxy import hookimpl
 from proxy.errors import AuthenticationFailed
+from proxy.gateway import HEALTH_CHECKS
+from proxy.stash import StashKey
 
 if TYPE_CHECKING:
-    from plugins.auth.keys import KeyTable
     from proxy.context import Principal, RequestContext
     from proxy.gateway import Gateway
 
-STATE = "plugins.keystore"
+#: the key store's in-memory cache, open from start-up to shutdown
+KEY_CACHE: StashKey[KeyCache] = StashKey("keystore.cache")
 
 
 def key_cache(gateway: Gateway) -> KeyCache:
-    cache: KeyCache | None = gateway.state.get(STATE)
+    cache = gateway.stash.get(KEY_CACHE)
     if cache is None:
         raise RuntimeError("the key store is not open")
     return cache
@@ -38,13 +39,13 @@ async def relaygate_startup(gateway: Gateway) -> None:
     await store.open()
     cache = KeyCache(store, gateway.settings.storage.keys.refresh_seconds)
     await cache.start()
-    gateway.state[STATE] = cache
-    gateway.state.setdefault(CHECKS, {})["keys"] = cache.healthy
+    gateway.stash[KEY_CACHE] = cache
+    gateway.stash.setdefault(HEALTH_CHECKS, {})["keys"] = cache.healthy
 
 
 @hookimpl
 async def relaygate_shutdown(gateway: Gateway) -> None:
-    cache: KeyCache | None = gateway.state.pop(STATE, None)
+    cache = gateway.stash.pop(KEY_CACHE, None)
     if cache is not None:
         await cache.stop()
         await cache.store.close()
@@ -52,10 +53,10 @@ async def relaygate_shutdown(gateway: Gateway) -> None:
 
 @hookimpl
 def relaygate_authenticate(ctx: RequestContext) -> Principal | None:
-    cache: KeyCache | None = ctx.gateway.state.get(STATE)
+    cache = ctx.gateway.stash.get(KEY_CACHE)
     if cache is None or not len(cache):
         return None
-    config_keys: KeyTable | None = ctx.gateway.state.get(CONFIG_KEYS)
+    config_keys = ctx.gateway.stash.get(KEY_TABLE)
     refusal = None
     now = time.time()
     for key_digest in presented_digests(ctx):

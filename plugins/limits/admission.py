@@ -26,8 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from plugins.limits.rules import Budget, Limit, Plan, Rules
 from plugins.limits.windows import LimiterBackend, MemoryBackend, Settlement
+from plugins.metrics.prometheus import METRICS
 from proxy import hookimpl
 from proxy.errors import GatewayError, LimitExceeded, PermissionDenied
+from proxy.gateway import HEALTH_CHECKS
+from proxy.stash import StashKey
 
 if TYPE_CHECKING:
     from proxy.config import LimitsConfig
@@ -36,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("relaygate.limits")
 
-STATE = "plugins.limits"
 RESERVATION = "limits.reservation"          # key in ctx.extra
 BUDGET_429_WITHIN_S = 300                   # a budget resetting sooner than this answers 429
 _NANO = 1_000_000_000
@@ -72,6 +74,9 @@ class Limiter:
     pending: set[asyncio.Task[None]] = field(default_factory=set)
 
 
+LIMITER: StashKey[Limiter] = StashKey("limits.limiter")
+
+
 def make_backend(config: LimitsConfig) -> LimiterBackend:
     if config.backend == "redis":
         from plugins.limits.redis_backend import RedisBackend
@@ -90,21 +95,21 @@ def _same_backend(a: LimitsConfig, b: LimitsConfig) -> bool:
 @hookimpl
 async def relaygate_config_loaded(gateway: Gateway) -> None:
     config = gateway.settings.limits
-    old: Limiter | None = gateway.state.get(STATE)
+    old = gateway.stash.get(LIMITER)
     if old is not None and _same_backend(old.config, config):
         backend = old.backend                 # keep the windows across a reload
     else:
         backend = make_backend(config)
         if old is not None:
             await old.backend.close()
-    gateway.state[STATE] = Limiter(config, Rules(config), backend)
+    gateway.stash[LIMITER] = Limiter(config, Rules(config), backend)
     if config.backend == "redis":
-        gateway.state.setdefault("plugins.health.checks", {})["limits_redis"] = backend.ping
+        gateway.stash.setdefault(HEALTH_CHECKS, {})["limits_redis"] = backend.ping
 
 
 @hookimpl
 async def relaygate_shutdown(gateway: Gateway) -> None:
-    limiter: Limiter | None = gateway.state.pop(STATE, None)
+    limiter = gateway.stash.pop(LIMITER, None)
     if limiter is not None:
         if limiter.pending:
             await asyncio.gather(*limiter.pending, return_exceptions=True)
@@ -127,7 +132,7 @@ def _message_budget(budget: Budget, spent_nano: int, reset: float, now: float) -
 
 
 def _count_refusal(ctx: RequestContext, label: str) -> None:
-    metrics = ctx.gateway.state.get("plugins.metrics.prometheus")
+    metrics = ctx.gateway.stash.get(METRICS)
     if metrics is not None:
         endpoint = ctx.endpoint.name if ctx.endpoint else ctx.endpoint_name
         metrics.inc(metrics.m.rate_limited, (ctx.surface, endpoint, label))
@@ -135,7 +140,7 @@ def _count_refusal(ctx: RequestContext, label: str) -> None:
 
 @hookimpl
 def relaygate_admit_request(ctx: RequestContext, route: Route) -> Any:
-    limiter: Limiter | None = ctx.gateway.state.get(STATE)
+    limiter = ctx.gateway.stash.get(LIMITER)
     if limiter is None or limiter.rules.empty or ctx.principal is None:
         return None                             # no rules: no coroutine, no cost
     plan = limiter.rules.plan(ctx.principal, route.endpoint.name)
@@ -195,7 +200,7 @@ def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Any:
     res: Reservation | None = ctx.extra.get(RESERVATION)
     if res is None:
         return None
-    limiter: Limiter | None = ctx.gateway.state.get(STATE)
+    limiter = ctx.gateway.stash.get(LIMITER)
     if limiter is None:
         return None
     u = record.usage
@@ -225,7 +230,7 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
     res: Reservation | None = ctx.extra.get(RESERVATION)
     if res is None or res.settled:
         return
-    limiter: Limiter | None = ctx.gateway.state.get(STATE)
+    limiter = ctx.gateway.stash.get(LIMITER)
     if limiter is None or not res.tokens:
         return
     # Admitted, but no provider attempt ran: give the tokens back.

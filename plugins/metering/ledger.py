@@ -21,18 +21,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from plugins.health import CHECKS
 from plugins.metering.spool import Spool, load
 from plugins.metering.sqlite_store import SqliteStore
 from proxy import hookimpl
+from proxy.gateway import HEALTH_CHECKS
+from proxy.stash import StashKey
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext, UsageRecord
     from proxy.gateway import Gateway
 
 log = logging.getLogger("relaygate.ledger")
-STATE = "plugins.metering.ledger"
-PAYLOAD_STATE = "plugins.metering.ledger.payloads"
 RETENTION_INTERVAL = 3600.0           # seconds between retention deletes
 
 Rows = list[tuple[Any, ...]]
@@ -202,6 +201,13 @@ class LedgerWriter:
             await self.store.close()
 
 
+#: the usage ledger's writer (one row per provider attempt)
+LEDGER: StashKey[LedgerWriter] = StashKey("ledger")
+#: the writer of sampled payloads (plugins/payloads), to the same store
+PAYLOAD_WRITER: StashKey[LedgerWriter] = StashKey("ledger.payloads")
+RETENTION_TASK: StashKey[asyncio.Task[None]] = StashKey("ledger.retention_task")
+
+
 def make_store(gateway: Gateway) -> Store:
     cfg = gateway.settings.storage.ledger
     if cfg.backend == "postgres":
@@ -214,7 +220,7 @@ def make_store(gateway: Gateway) -> Store:
 
 async def apply_retention(gateway: Gateway) -> int:
     """Delete ledger and payload rows older than ``retention_days``; returns ledger rows deleted."""
-    writer: LedgerWriter | None = gateway.state.get(STATE)
+    writer = gateway.stash.get(LEDGER)
     days = gateway.settings.storage.ledger.retention_days
     if writer is None or days is None:
         return 0
@@ -246,27 +252,27 @@ async def relaygate_startup(gateway: Gateway) -> None:
                             spool=Spool(spool_dir, "payloads"), name="payloads", **opts)  # type: ignore[arg-type]
     await writer.start()
     await payloads.start(open_store=False)
-    gateway.state[STATE] = writer
-    gateway.state[PAYLOAD_STATE] = payloads
-    gateway.state[STATE + ".retention"] = asyncio.create_task(_retention_loop(gateway))
-    gateway.state.setdefault(CHECKS, {})["ledger"] = writer.store.ping
+    gateway.stash[LEDGER] = writer
+    gateway.stash[PAYLOAD_WRITER] = payloads
+    gateway.stash[RETENTION_TASK] = asyncio.create_task(_retention_loop(gateway))
+    gateway.stash.setdefault(HEALTH_CHECKS, {})["ledger"] = writer.store.ping
 
 
 @hookimpl
 async def relaygate_shutdown(gateway: Gateway) -> None:
-    task: asyncio.Task[None] | None = gateway.state.pop(STATE + ".retention", None)
+    task = gateway.stash.pop(RETENTION_TASK, None)
     if task is not None:
         task.cancel()
-    payloads: LedgerWriter | None = gateway.state.get(PAYLOAD_STATE)
+    payloads = gateway.stash.get(PAYLOAD_WRITER)
     if payloads is not None:
         await payloads.stop(close_store=False)
-    writer: LedgerWriter | None = gateway.state.get(STATE)
+    writer = gateway.stash.get(LEDGER)
     if writer is not None:
         await writer.stop()
 
 
 @hookimpl
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
-    writer: LedgerWriter | None = ctx.gateway.state.get(STATE)
+    writer = ctx.gateway.stash.get(LEDGER)
     if writer is not None:
         writer.add(row_of(record))

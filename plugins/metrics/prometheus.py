@@ -22,8 +22,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from plugins.metering.ledger import LEDGER
 from plugins.metrics.definitions import Metrics
 from proxy import hookimpl, resilience
+from proxy.reload import RELOAD_LISTENERS
+from proxy.stash import StashKey
 from proxy.upstream import DROPPED_KEY
 
 if TYPE_CHECKING:
@@ -31,9 +34,6 @@ if TYPE_CHECKING:
     from proxy.gateway import Gateway
     from proxy.surfaces import RouteTable
 
-STATE = "plugins.metrics.prometheus"
-#: proxy.reload calls each listener(result) with "success" or "failure"
-RELOAD_LISTENERS = "proxy.reload.listeners"
 _TOKEN_KINDS = ("input", "output", "cached_input", "cache_creation", "reasoning")
 
 
@@ -160,6 +160,14 @@ class RequestMetrics:
             self.inc(self.m.upstream_errors, (endpoint, r.served_model, r.provider, r.error))
 
 
+#: this process's metrics; other plugins count into them (rate-limit refusals, agent requests)
+METRICS: StashKey[RequestMetrics] = StashKey("metrics")
+#: what ``/metrics`` renders: the metrics' own registry, or every worker's files merged
+SCRAPE_REGISTRY: StashKey[CollectorRegistry] = StashKey("metrics.scrape_registry")
+#: with workers, the task that keeps this process's gauges fresh
+GAUGE_TASK: StashKey[asyncio.Task[None]] = StashKey("metrics.gauge_task")
+
+
 def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -170,14 +178,14 @@ def _registry() -> CollectorRegistry:
 
 
 def setup(gateway: Gateway) -> RequestMetrics:
-    rm = gateway.state.get(STATE)
+    rm = gateway.stash.get(METRICS)
     if rm is None:
         # In multiprocess mode the metric objects write to files and the
         # scrape registry merges every worker's files.
         own = CollectorRegistry() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else _registry()
         rm = RequestMetrics(Metrics(own), flush_each_turn=_multiprocess())
-        gateway.state[STATE] = rm
-        gateway.state[STATE + ".scrape"] = _registry() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else own
+        gateway.stash[METRICS] = rm
+        gateway.stash[SCRAPE_REGISTRY] = _registry() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else own
     return rm
 
 
@@ -186,7 +194,7 @@ def refresh_gauges(gateway: Gateway, m: Metrics) -> None:
         m.in_flight.labels(surface).set(n)
     for surface, n in gateway.in_flight_streams.items():
         m.in_flight_streams.labels(surface).set(n)
-    writer = gateway.state.get("plugins.metering.ledger")
+    writer = gateway.stash.get(LEDGER)
     if writer is not None:
         m.ledger_pending.set(len(writer.pending))
         m.ledger_lag.set(writer.lag_seconds())
@@ -209,22 +217,22 @@ def watch_events(gateway: Gateway, m: Metrics) -> None:
         m.circuit_state.labels(endpoint, served, provider).set(state)
 
     resilience.of(gateway).listeners.append(circuit)
-    gateway.state.setdefault(RELOAD_LISTENERS, []).append(lambda result: m.config_reloads.labels(result).inc())
+    gateway.stash.setdefault(RELOAD_LISTENERS, []).append(lambda result: m.config_reloads.labels(result).inc())
 
 
 @hookimpl
 async def relaygate_startup(gateway: Gateway) -> None:
     if _multiprocess():
-        task = asyncio.create_task(_refresh_forever(gateway, gateway.state[STATE].m), name="relaygate-gauges")
-        gateway.state[STATE + ".task"] = task
+        task = asyncio.create_task(_refresh_forever(gateway, gateway.stash[METRICS].m), name="relaygate-gauges")
+        gateway.stash[GAUGE_TASK] = task
 
 
 @hookimpl
 async def relaygate_shutdown(gateway: Gateway) -> None:
-    task = gateway.state.pop(STATE + ".task", None)
+    task = gateway.stash.pop(GAUGE_TASK, None)
     if task is not None:
         task.cancel()
-    rm: RequestMetrics | None = gateway.state.get(STATE)
+    rm = gateway.stash.get(METRICS)
     if rm is not None:
         rm.flush()              # with workers, this process's files outlive it
 
@@ -237,7 +245,7 @@ def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
     async def metrics(request: web.Request) -> web.Response:
         refresh_gauges(gateway, rm.m)
         rm.flush()
-        body = generate_latest(gateway.state[STATE + ".scrape"])
+        body = generate_latest(gateway.stash[SCRAPE_REGISTRY])
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     routes.add("GET", "/metrics", metrics)
@@ -246,12 +254,12 @@ def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
 @hookimpl
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
     # Labels use the configured endpoint name: a wildcard endpoint stays one series.
-    ctx.gateway.state[STATE].usage(record, ctx.endpoint.name if ctx.endpoint else record.endpoint)
+    ctx.gateway.stash[METRICS].usage(record, ctx.endpoint.name if ctx.endpoint else record.endpoint)
 
 
 @hookimpl
 def relaygate_request_finished(ctx: RequestContext) -> None:
-    rm: RequestMetrics = ctx.gateway.state[STATE]
+    rm = ctx.gateway.stash[METRICS]
     route = ctx.route
     endpoint = ctx.endpoint.name if ctx.endpoint else ""
     rm.request_done(ctx.surface, endpoint, route.served.name if route else "", route.provider.name if route else "",

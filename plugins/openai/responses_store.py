@@ -23,13 +23,13 @@ import orjson
 from plugins.sqlite_files import open_sqlite
 from proxy import hookimpl
 from proxy.errors import RequestRejected
+from proxy.stash import StashKey
 from proxy.upstream import RESPONSE_KEY
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
 
-STATE = "plugins.openai.responses_store"
 _INPUT = "responses_store.input"
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS responses (id TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
            "created REAL NOT NULL, items BLOB NOT NULL)")
@@ -78,6 +78,9 @@ class ResponseStore:
             await self.purge()
 
 
+RESPONSE_STORE: StashKey[ResponseStore] = StashKey("responses_store")
+
+
 def as_items(value: Any) -> list[dict[str, Any]]:
     if isinstance(value, str):
         return [{"type": "message", "role": "user", "content": value}]
@@ -90,12 +93,12 @@ async def relaygate_startup(gateway: Gateway) -> None:
     path = cfg.path or str(Path(gateway.settings.storage.ledger.path).with_name("relaygate-responses.db"))
     store = ResponseStore(path, cfg.retention_days, cfg.max_items)
     await store.open()
-    gateway.state[STATE] = store
+    gateway.stash[RESPONSE_STORE] = store
 
 
 @hookimpl
 async def relaygate_shutdown(gateway: Gateway) -> None:
-    store = gateway.state.pop(STATE, None)
+    store = gateway.stash.pop(RESPONSE_STORE, None)
     if store is not None:
         await store.close()
 
@@ -104,7 +107,7 @@ async def relaygate_shutdown(gateway: Gateway) -> None:
 def relaygate_admit_request(ctx: RequestContext, route: Route) -> Awaitable[None] | None:
     # Plain def: most requests need nothing, and an unawaited coroutine would warn when an
     # earlier admission hook refuses the request.
-    store: ResponseStore | None = ctx.gateway.state.get(STATE)
+    store = ctx.gateway.stash.get(RESPONSE_STORE)
     if ctx.api.id != "openai.responses" or route.passthrough or ctx.body is None or store is None:
         return None
     return _expand(ctx, store)
@@ -131,7 +134,7 @@ async def _expand(ctx: RequestContext, store: ResponseStore) -> None:
 @hookimpl
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Awaitable[None] | None:
     items = ctx.extra.get(_INPUT)
-    store: ResponseStore | None = ctx.gateway.state.get(STATE)
+    store = ctx.gateway.stash.get(RESPONSE_STORE)
     if items is None or record.status != 200 or store is None:
         return None
     resp = ctx.extra.get(RESPONSE_KEY, lambda: None)()

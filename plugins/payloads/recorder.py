@@ -13,7 +13,7 @@ import functools
 import random
 from typing import TYPE_CHECKING, Any
 
-from plugins.metering.ledger import PAYLOAD_STATE
+from plugins.metering.ledger import PAYLOAD_WRITER
 from plugins.payloads.redact import render
 from proxy import hookimpl
 from proxy.upstream import CAPTURE
@@ -74,7 +74,7 @@ def relaygate_validate_request(ctx: RequestContext) -> None:
 @hookimpl
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
     capture: Capture | None = ctx.extra.get(CAPTURE)
-    writer = ctx.gateway.state.get(PAYLOAD_STATE)
+    writer = ctx.gateway.stash.get(PAYLOAD_WRITER)
     if capture is None or writer is None:
         return
     response, cut = capture.take()

@@ -27,6 +27,7 @@ from plugins.limits.rules import Rules  # noqa: E402
 from plugins.limits.windows import MemoryBackend  # noqa: E402
 from proxy.config import LimitsConfig  # noqa: E402
 from proxy.context import Principal, Usage  # noqa: E402
+from proxy.stash import Stash  # noqa: E402
 
 CONFIG = LimitsConfig.model_validate({
     "rules": [{"scope": "key", "requests_per_minute": 10**9, "tokens_per_minute": 10**12}],
@@ -54,7 +55,8 @@ async def one(gateway: SimpleNamespace, route: SimpleNamespace, i: int) -> None:
 
 async def measure(name: str, backend, n: int, concurrency: int = 1) -> None:
     limiter = admission.Limiter(CONFIG, Rules(CONFIG), backend)
-    gateway = SimpleNamespace(state={admission.STATE: limiter})
+    gateway = SimpleNamespace(stash=Stash())
+    gateway.stash[admission.LIMITER] = limiter
     route = SimpleNamespace(endpoint=SimpleNamespace(name="chat"))
     for i in range(min(n, 200)):                       # warm up (scripts loaded, plan cached)
         await one(gateway, route, -i - 1)

@@ -11,6 +11,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 
+from plugins.metering.ledger import LEDGER
 from proxy.app import GATEWAY, make_app
 from proxy.config import Settings, parse_settings
 from proxy.gateway import Gateway
@@ -54,7 +55,7 @@ class RunningGateway:
         return self.app[GATEWAY]
 
     async def flush_ledger(self) -> None:
-        await self.gateway.state["plugins.metering.ledger"].flush()
+        await self.gateway.stash[LEDGER].flush()
 
     async def ledger_rows(self) -> list[dict[str, Any]]:
         await self.flush_ledger()

@@ -11,7 +11,7 @@ from ledger_support import TcpForwarder, drop_schema, eventually, mixed_traffic,
 from support.behavior import Behavior, Usage
 from support.gateway import openai_config, run_gateway, settings_for
 
-from plugins.metering.ledger import STATE, apply_retention
+from plugins.metering.ledger import LEDGER, apply_retention
 from plugins.metering.spool import Spool
 
 STREAM = Behavior(chunks=20, chunk_delay=0.02, times=None, usage=Usage(input_tokens=11, output_tokens=20))
@@ -65,7 +65,7 @@ async def test_postgres_row_count_equals_requests_with_abandoned_streams(fake_op
     settings = ledger_settings(fake_openai.base_url, tmp_path, **pg_ledger(PG_DSN, pg_schema))
     async with run_gateway(settings) as gw:
         await _check_concurrent_rows(gw, lambda: pg_rows(pg_schema))
-        assert await gw.gateway.state[STATE].store.ping()
+        assert await gw.gateway.stash[LEDGER].store.ping()
 
 
 async def test_without_drain_an_abandoned_stream_still_gets_a_row_with_the_prompt_estimated(fake_openai, tmp_path):
@@ -88,7 +88,7 @@ async def test_postgres_outage_spools_rows_and_ships_them_once_back(fake_openai,
     fwd = await TcpForwarder().start()
     settings = ledger_settings(fake_openai.base_url, tmp_path, **pg_ledger(fwd.dsn(), pg_schema))
     async with run_gateway(settings) as gw:
-        writer = gw.gateway.state[STATE]
+        writer = gw.gateway.stash[LEDGER]
         spool = Spool(str(tmp_path / "spool"), "ledger")
         await asyncio.gather(*(send(gw.url) for _ in range(20)))
         await gw.flush_ledger()
@@ -140,7 +140,7 @@ async def test_graceful_shutdown_flushes_to_the_store(fake_openai, tmp_path):
     settings = ledger_settings(fake_openai.base_url, tmp_path, flush_interval_seconds=3600)
     async with run_gateway(settings) as gw:
         await asyncio.gather(*(send(gw.url) for _ in range(12)))
-        assert len(gw.gateway.state[STATE].pending) == 12   # not written yet
+        assert len(gw.gateway.stash[LEDGER].pending) == 12   # not written yet
     import sqlite3
     with sqlite3.connect(tmp_path / "ledger.db") as db:
         assert db.execute("SELECT count(*) FROM ledger").fetchone()[0] == 12
@@ -167,7 +167,7 @@ async def test_memory_cap_spills_to_the_spool_and_nothing_is_lost(fake_openai, t
     async with run_gateway(settings) as gw:
         for _ in range(13):
             await send(gw.url)
-        writer = gw.gateway.state[STATE]
+        writer = gw.gateway.stash[LEDGER]
         assert len(writer.pending) <= 5 and writer.spool.spilled_rows >= 6
         await writer.flush()
         await writer.ship_spool()
@@ -191,7 +191,7 @@ async def test_retention_deletes_rows_older_than_retention_days(fake_openai, tmp
         extra |= pg_ledger(PG_DSN, schema)
     settings = ledger_settings(fake_openai.base_url, tmp_path, **extra)
     async with run_gateway(settings) as gw:
-        store = gw.gateway.state[STATE].store
+        store = gw.gateway.stash[LEDGER].store
         now = time.time()
         await store.write([_row("old", now - 8 * 86400), _row("recent", now - 6 * 86400), _row("new", now)])
         await store.write_payloads([("old", 1, now - 9 * 86400, "chat", "k", 0, "{}", "{}", 0, 0)])

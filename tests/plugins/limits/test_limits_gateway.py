@@ -12,7 +12,7 @@ from support.behavior import Behavior, Usage
 from support.gateway import TEST_KEY, metric_value, openai_config, run_gateway, settings_for
 from support.specs import validate_anthropic, validate_openai
 
-from plugins.limits.admission import STATE
+from plugins.limits.admission import LIMITER
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
 
@@ -49,7 +49,7 @@ async def post(session: aiohttp.ClientSession, url: str, body: dict[str, Any],
 
 
 def window_usage(gw, limit_id: str) -> Any:
-    limiter = gw.gateway.state[STATE]
+    limiter = gw.gateway.stash[LIMITER]
     plan_limits = {lim.id: lim for plan in limiter.rules._cache.values() for lim in plan.requests + plan.tokens}
     return limiter.backend.usage(plan_limits[limit_id])
 
@@ -167,7 +167,7 @@ async def test_budget_refuses_before_the_provider_with_403(start, fake_openai):
 async def test_budget_resetting_within_minutes_answers_429(start, fake_openai):
     fake_openai.always(Behavior(usage=Usage(input_tokens=1_000_000, output_tokens=0)))
     gw = await start({"budgets": [{"scope": "key", "usd_per_day": 0.5}]})
-    gw.gateway.state[STATE].wall = FakeClock(1_750_000_000 - 1_750_000_000 % 86400 + 86400 - 120)
+    gw.gateway.stash[LIMITER].wall = FakeClock(1_750_000_000 - 1_750_000_000 % 86400 + 86400 - 120)
     async with aiohttp.ClientSession() as s:
         assert (await post(s, gw.url + "/v1/chat/completions", chat_body()))[0] == 200
         status, headers, body = await post(s, gw.url + "/v1/chat/completions", chat_body())

@@ -23,7 +23,7 @@ from limits_support import REDIS_URL, require_redis, unique_prefix
 from support.behavior import Behavior, Usage
 from support.gateway import TEST_KEY, openai_config, run_gateway, settings_for
 
-from plugins.limits.admission import STATE
+from plugins.limits.admission import LIMITER
 from plugins.limits.redis_backend import RedisBackend
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}", "Content-Type": "application/json"}
@@ -129,7 +129,7 @@ async def test_two_gateways_share_a_token_limit_with_settlement(fake_openai, tmp
         statuses = await burst(s, [gw_a.url, gw_b.url], 30, body)
         passed = 2000 // cost
         assert statuses.count(200) == passed and statuses.count(429) == 30 - passed
-        limiter = gw_a.gateway.state[STATE]
+        limiter = gw_a.gateway.stash[LIMITER]
         (limit,) = [lim for plan in limiter.rules._cache.values() for lim in plan.tokens]
         assert await limiter.backend.usage(limit) == 20 * passed      # settled to real usage
         # the refunds make room again, on either replica

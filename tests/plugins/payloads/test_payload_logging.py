@@ -10,6 +10,7 @@ import orjson
 from support.behavior import Behavior
 from support.gateway import TEST_KEY, openai_config, run_gateway, settings_for
 
+from plugins.metering.ledger import PAYLOAD_WRITER
 from plugins.payloads.redact import parse_path, redact_path, render
 
 
@@ -47,7 +48,7 @@ async def chat(gw, content: str, stream: bool = False) -> None:
 
 async def payloads(gw) -> list[dict]:
     await gw.flush_ledger()
-    await gw.gateway.state["plugins.metering.ledger.payloads"].flush()
+    await gw.gateway.stash[PAYLOAD_WRITER].flush()
     with sqlite3.connect(gw.gateway.settings.storage.ledger.path) as db:
         db.row_factory = sqlite3.Row
         return [dict(r) for r in db.execute("SELECT * FROM payloads")]
