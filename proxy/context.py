@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from proxy.stash import Stash, StashKey
+
 if TYPE_CHECKING:
     from aiohttp import web
 
@@ -14,6 +16,13 @@ if TYPE_CHECKING:
     from proxy.exchange import Exchange
     from proxy.gateway import Gateway
     from proxy.providers import Provider
+
+# Attribution of a request, in ctx.stash: core vocabulary, so the ledger, metrics and tracing
+# read it without depending on the plugin that fills it in (plugins/agents).
+#: the kind of client: a coding agent ("claude_code", "codex", ...) or "other"
+AGENT_KIND: StashKey[str] = StashKey("agent_kind")
+#: the agent's session (conversation) id, when the request carries one
+AGENT_SESSION_ID: StashKey[str] = StashKey("agent_session_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +101,8 @@ class RequestContext:
     status: int = 0
     error_reason: str = ""
     path_params: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)   # for plugins: agent, session, reservations...
+    #: per-request state of the core and the plugins, each under the key its owner defines
+    stash: Stash = field(default_factory=Stash)
     response_headers: dict[str, str] = field(default_factory=dict)
     #: provider attempts so far (proxy.upstream.Attempt), for retries, breakers and metrics
     attempts: list[Any] = field(default_factory=list)
@@ -124,4 +134,5 @@ class UsageRecord:
     owner: str = ""
     team: str = ""
     cost_usd: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    agent: str = ""                   # AGENT_KIND of the request
+    session_id: str = ""              # AGENT_SESSION_ID of the request

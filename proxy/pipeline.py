@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("relaygate.pipeline")
 
 
+#: the model name the client sent, when an alias resolved it to another endpoint
+REQUESTED_MODEL: StashKey[str] = StashKey("requested_model")
+
+
 def new_request_id() -> str:
     return "req_" + os.urandom(12).hex()
 
@@ -58,7 +62,7 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -
         ctx.endpoint_name = runtime.resolve_name(resolved.endpoint, ctx.surface)   # aliases
         ctx.stream = resolved.stream
         if ctx.endpoint_name != resolved.endpoint:
-            ctx.extra["requested_model"] = resolved.endpoint
+            ctx.stash[REQUESTED_MODEL] = resolved.endpoint
         # Scope before routing: a key learns nothing about an endpoint it may not call.
         if not ctx.principal.may_call(runtime.find_endpoint(ctx.endpoint_name)[0].name):
             raise PermissionDenied(f"this key may not call endpoint {resolved.endpoint!r}", param="model")

@@ -232,6 +232,10 @@ def of(gateway: Gateway) -> Resilience:
 
 # -- the attempt loop ---------------------------------------------------------------
 
+#: set on a request that was refused a retry because the retry budget was used up
+RETRY_BUDGET_EXHAUSTED: StashKey[bool] = StashKey("retry_budget_exhausted")
+
+
 def plan(first: Route, candidates: list[Route]) -> list[Route]:
     """The chosen route, then the endpoint's fallbacks in their order."""
     if not first.endpoint.fallbacks:
@@ -262,7 +266,7 @@ async def call(gateway: Gateway, ctx: RequestContext, first: Route, candidates: 
                                                       server.retry_budget_percent,
                                                       server.retry_budget_min_concurrency):
                 log.warning("request %s: retry budget exhausted, not retrying", ctx.request_id)
-                ctx.extra["retry_budget_exhausted"] = True
+                ctx.stash[RETRY_BUDGET_EXHAUSTED] = True
                 assert last is not None
                 raise last
             retry_slot = attempt > 0

@@ -18,10 +18,11 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from proxy.context import Route, Usage, UsageRecord
+from proxy.context import AGENT_KIND, AGENT_SESSION_ID, Route, Usage, UsageRecord
 from proxy.hygiene import check_upstream_url, scrub_client_credentials, strip_hop_by_hop
 from proxy.exchange import ExchangeStream, TranslateOptions
 from proxy.providers import UpstreamRequest
+from proxy.stash import StashKey
 from proxy.errors import (
     GatewayError,
     UpstreamProtocolError,
@@ -94,6 +95,7 @@ class Attempt:
 
 def make_record(ctx: RequestContext, route: Route, att: Attempt) -> UsageRecord:
     p = ctx.principal
+    stash = ctx.stash
     now = time.perf_counter()
     return UsageRecord(
         request_id=ctx.request_id, attempt=att.number, started_wall=ctx.started_wall,
@@ -102,7 +104,7 @@ def make_record(ctx: RequestContext, route: Route, att: Attempt) -> UsageRecord:
         usage=att.usage.finish(), latency_s=now - ctx.started, ttft_s=att.ttft, upstream_s=now - att.t0,
         error=att.error, disconnected=att.disconnected,
         key_id=p.key_id if p else "", owner=p.owner if p else "", team=p.team if p else "",
-        extra=ctx.extra)
+        agent=stash.get(AGENT_KIND, ""), session_id=stash.get(AGENT_SESSION_ID, ""))
 
 
 def response_headers(ctx: RequestContext, route: Route) -> dict[str, str]:
@@ -136,12 +138,12 @@ async def _open(gateway: Gateway, route: Route, ureq: UpstreamRequest) -> aiohtt
         raise UpstreamUnavailable(f"provider {name!r} failed before answering: {type(exc).__name__}") from None
 
 
-#: ctx.extra key of the parameters the route's exchange dropped (``x-relaygate-dropped``)
-DROPPED_KEY = "dropped_params"
+#: the parameters the route's exchange dropped (also sent as ``x-relaygate-dropped``)
+DROPPED_PARAMS: StashKey[list[str]] = StashKey("dropped_params")
 DROPPED_HEADER = "x-relaygate-dropped"
-#: ctx.extra key of a zero-argument callable that returns the client-format response of a
-#: translated answer (for plugins such as the Responses store)
-RESPONSE_KEY = "translated_response"
+#: a zero-argument callable that returns the client-format response of a translated answer
+#: (for plugins such as the Responses store); a stream's is known only once it ended
+TRANSLATED_RESPONSE: StashKey[Callable[[], dict[str, Any] | None]] = StashKey("translated_response")
 
 
 def upstream_body(ctx: RequestContext, route: Route) -> dict[str, Any]:
@@ -151,7 +153,7 @@ def upstream_body(ctx: RequestContext, route: Route) -> dict[str, Any]:
     body = route.exchange.request(ctx.body, model=route.upstream_model, options=opts)
     if opts.dropped:
         ctx.response_headers[DROPPED_HEADER] = ",".join(opts.dropped)
-        ctx.extra[DROPPED_KEY] = list(opts.dropped)
+        ctx.stash[DROPPED_PARAMS] = list(opts.dropped)
     return body
 
 
@@ -183,7 +185,7 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
                 stream = exchange.stream(model=ctx.endpoint_name, request=ctx.body or {},
                                          json_array=json_array and not exchange.passthrough)
                 if not exchange.passthrough:
-                    ctx.extra[RESPONSE_KEY] = lambda: stream.final
+                    ctx.stash[TRANSLATED_RESPONSE] = lambda: stream.final
                 return await _relay_stream(gateway, ctx, route, upstream, watchdog, att, stream,
                                            json_stream=json_array)
             return await _relay_body(gateway, ctx, route, upstream, att)
@@ -242,13 +244,13 @@ async def _relay_body(gateway: Gateway, ctx: RequestContext, route: Route,
     att.usage = exchange.usage(parsed)
     client_body = exchange.response(parsed, model=ctx.endpoint_name, request=ctx.body or {})
     if client_body is not None:
-        ctx.extra[RESPONSE_KEY] = lambda: client_body
+        ctx.stash[TRANSLATED_RESPONSE] = lambda: client_body
         data = orjson.dumps(client_body)
     if gateway.hooks.has_response_transformers:     # guardrails on output: mask, or refuse (raises)
         changed = await gateway.hooks.transform_response(ctx, parsed if client_body is None else client_body)
         if changed is not None:
             data = orjson.dumps(changed)
-    if (capture := ctx.extra.get(CAPTURE)) is not None:
+    if (capture := ctx.stash.get(RESPONSE_CAPTURE)) is not None:
         capture(data)
     return web.Response(body=data, status=upstream.status, content_type="application/json",
                         headers=response_headers(ctx, route))
@@ -275,7 +277,7 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
         ctx.committed = True                 # from here on, no retry and no fallback
         await out.prepare(ctx.request)
         write, feed, clock = out.write, stream.feed, watchdog.clock
-        if (capture := ctx.extra.get(CAPTURE)) is not None:
+        if (capture := ctx.stash.get(RESPONSE_CAPTURE)) is not None:
             write = _tee(write, capture)
         try:
             async for chunk in upstream.content.iter_any():
@@ -324,9 +326,9 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
             u.total_tokens = 0
 
 
-#: ctx.extra key of a ``(bytes) -> None`` callable that gets a copy of what the client is sent
-#: (payload logging sets it for sampled requests; it keeps what fits its cap)
-CAPTURE = "capture_response"
+#: a callable that gets a copy of what the client is sent (payload logging sets it for sampled
+#: requests; it keeps what fits its cap)
+RESPONSE_CAPTURE: StashKey[Callable[[bytes], None]] = StashKey("response_capture")
 
 
 def _tee(write: Callable[[bytes], Awaitable[None]],

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from plugins.agents.detect import CODING_AGENTS
+from proxy.context import AGENT_KIND
 from proxy.errors import AuthenticationFailed, GatewayError, LimitExceeded
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def refusal_for_agent(agent: str, err: GatewayError, config: AgentsConfig) -> Ga
 
 def agent_error_mapper(ctx: RequestContext, err: GatewayError) -> GatewayError:
     """Registered in ``gateway.stash[proxy.pipeline.ERROR_MAPPERS]`` (see plugins/agents/governance)."""
-    agent = ctx.extra.get("agent")
+    agent = ctx.stash.get(AGENT_KIND)
     if not agent:
         return err
     return refusal_for_agent(agent, err, ctx.gateway.settings.agents)

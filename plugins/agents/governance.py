@@ -1,14 +1,15 @@
 """Coding-agent governance: attribution, the per-key kill switch, session and developer caps,
 the ``anthropic-beta`` policy, and refusals agents stop on.
 
-    authenticate (first)  agent kind from the headers -> ctx.extra["agent"]; a disabled key
+    authenticate (first)  agent kind from the headers -> ctx.stash[AGENT_KIND]; a disabled key
                           is refused here, before any other plugin accepts it
-    validate_request      session id (headers, or the body) -> ctx.extra["session_id"]
+    validate_request      session id (headers, or the body) -> ctx.stash[AGENT_SESSION_ID]
     admit_request         betas the provider's policy rejects (400); used-up caps (permanent)
     record_usage          tokens and cost per session / developer-day
     request_finished      relaygate_agent_requests_total{agent,surface}
 
-The ledger writes ``agent`` and ``session_id`` from ``record.extra`` (= ``ctx.extra``).
+Both keys are core vocabulary (:mod:`proxy.context`): every usage record carries them as
+``agent`` and ``session_id``, which the ledger writes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from plugins.agents.sessions import AgentLimiter
 from plugins.auth.keys import digest, presented_digests
 from plugins.metrics.prometheus import METRICS
 from proxy import hookimpl
+from proxy.context import AGENT_KIND, AGENT_SESSION_ID
 from proxy.errors import AuthenticationFailed, RequestRejected
 from proxy.pipeline import ERROR_MAPPERS
 from proxy.stash import StashKey
@@ -75,7 +77,7 @@ def relaygate_config_loaded(gateway: Gateway) -> None:
 @hookimpl(tryfirst=True)
 def relaygate_authenticate(ctx: RequestContext) -> Principal | None:
     headers = ctx.request.headers
-    ctx.extra["agent"] = agent_kind(headers)
+    ctx.stash[AGENT_KIND] = agent_kind(headers)
     state = ctx.gateway.stash.get(AGENT_STATE)
     if state is not None and state.disabled:
         for key_digest in presented_digests(ctx):
@@ -90,9 +92,9 @@ def relaygate_authenticate(ctx: RequestContext) -> Principal | None:
 @hookimpl
 def relaygate_validate_request(ctx: RequestContext) -> None:
     key_id = ctx.principal.key_id if ctx.principal else ""
-    found = session_id(ctx.extra.get("agent", "other"), ctx.request.headers, ctx.body, key_id)
+    found = session_id(ctx.stash.get(AGENT_KIND, "other"), ctx.request.headers, ctx.body, key_id)
     if found:
-        ctx.extra["session_id"] = found
+        ctx.stash[AGENT_SESSION_ID] = found
 
 
 @hookimpl
@@ -109,7 +111,8 @@ def relaygate_admit_request(ctx: RequestContext, route: Route) -> None:
                 f"(endpoint {route.endpoint.name!r}) by the gateway's policy. Turn the feature off in your "
                 "client, or ask the administrator to strip it instead.", param="anthropic-beta")
     if state.limiter and ctx.principal is not None:
-        state.limiter.check(ctx.principal.owner, ctx.extra.get("agent", "other"), ctx.extra.get("session_id", ""))
+        state.limiter.check(ctx.principal.owner, ctx.stash.get(AGENT_KIND, "other"),
+                            ctx.stash.get(AGENT_SESSION_ID, ""))
 
 
 @hookimpl
@@ -119,13 +122,13 @@ def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
         return
     usage = record.usage
     tokens = usage.total_tokens or usage.input_tokens + usage.output_tokens
-    state.limiter.add(ctx.principal.owner, ctx.extra.get("agent", "other"), ctx.extra.get("session_id", ""),
-                      tokens, record.cost_usd)
+    state.limiter.add(ctx.principal.owner, ctx.stash.get(AGENT_KIND, "other"),
+                      ctx.stash.get(AGENT_SESSION_ID, ""), tokens, record.cost_usd)
 
 
 @hookimpl
 def relaygate_request_finished(ctx: RequestContext) -> None:
-    agent = ctx.extra.get("agent")
+    agent = ctx.stash.get(AGENT_KIND)
     rm = ctx.gateway.stash.get(METRICS)
     if agent and rm is not None:
         rm.inc(rm.m.agent_requests, (agent, ctx.surface))

@@ -51,6 +51,8 @@ class CompiledRule:
 RULES: StashKey[dict[tuple[int, str], list[CompiledRule]]] = StashKey("guardrails.rules")
 #: the same rules split into (input rules, output rules)
 SPLIT_RULES: StashKey[dict[tuple[int, str], tuple[list[CompiledRule], ...]]] = StashKey("guardrails.split_rules")
+#: set on a request whose input a masking rule changed
+MASKED_INPUT: StashKey[bool] = StashKey("guardrails.masked_input")
 
 
 def compile_rule(rule: GuardrailRule) -> CompiledRule | None:
@@ -142,7 +144,7 @@ def relaygate_validate_request(ctx: RequestContext) -> None:
         return
     rules = _split_rules(ctx.gateway, _settings(ctx), ctx.endpoint)[0]
     if rules and apply(rules, ctx.body, INPUT_KEYS, "request"):
-        ctx.extra["guardrails_masked_input"] = True
+        ctx.stash[MASKED_INPUT] = True
 
 
 @hookimpl

@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("relaygate.limits")
 
-RESERVATION = "limits.reservation"          # key in ctx.extra
 BUDGET_429_WITHIN_S = 300                   # a budget resetting sooner than this answers 429
 _NANO = 1_000_000_000
 
@@ -61,6 +60,10 @@ class Reservation:
     tokens: list[tuple[Limit, int]]          # token windows and the amount reserved in each
     settled: bool = False
     attempts: int = 0
+
+
+#: what a request reserved at admission, settled by its attempts or refunded at the end
+RESERVATION: StashKey[Reservation] = StashKey("limits.reservation")
 
 
 @dataclass
@@ -170,7 +173,7 @@ async def _admit(limiter: Limiter, ctx: RequestContext, plan: Plan) -> None:
         raise LimiterUnavailable("the rate limiter is unavailable; try again shortly",
                                  headers={"Retry-After": "1"}) from None
     if denial is None:
-        ctx.extra[RESERVATION] = Reservation(plan, ctx.request_id, tokens)
+        ctx.stash[RESERVATION] = Reservation(plan, ctx.request_id, tokens)
         return
     if denial.kind == "limit":
         limit, cost = charges[denial.index]
@@ -197,7 +200,7 @@ def _settlements(res: Reservation, actual: int) -> list[Settlement]:
 
 @hookimpl
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Any:
-    res: Reservation | None = ctx.extra.get(RESERVATION)
+    res = ctx.stash.get(RESERVATION)
     if res is None:
         return None
     limiter = ctx.gateway.stash.get(LIMITER)
@@ -227,7 +230,7 @@ async def _settle(limiter: Limiter, member: str, settlements: list[Settlement],
 
 @hookimpl
 def relaygate_request_finished(ctx: RequestContext) -> None:
-    res: Reservation | None = ctx.extra.get(RESERVATION)
+    res = ctx.stash.get(RESERVATION)
     if res is None or res.settled:
         return
     limiter = ctx.gateway.stash.get(LIMITER)

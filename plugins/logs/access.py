@@ -12,17 +12,19 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from proxy import hookimpl
+from proxy.stash import StashKey
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext, UsageRecord
 
 log = logging.getLogger("relaygate.access")
-_LAST = "access.last_record"
+#: the request's last attempt: its usage goes into the line
+_LAST_RECORD: StashKey[UsageRecord] = StashKey("access_log.last_record")
 
 
 @hookimpl
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
-    ctx.extra[_LAST] = record           # the final attempt's usage goes into the line
+    ctx.stash[_LAST_RECORD] = record
 
 
 @hookimpl
@@ -30,7 +32,7 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
     if not ctx.gateway.settings.server.access_log or not log.isEnabledFor(logging.INFO):
         return
     route = ctx.route
-    record: UsageRecord | None = ctx.extra.get(_LAST)
+    record = ctx.stash.get(_LAST_RECORD)
     fields: dict[str, Any] = {
         "request_id": ctx.request_id,
         "method": ctx.request.method,

@@ -27,7 +27,7 @@ from plugins.metrics.definitions import Metrics
 from proxy import hookimpl, resilience
 from proxy.reload import RELOAD_LISTENERS
 from proxy.stash import StashKey
-from proxy.upstream import DROPPED_KEY
+from proxy.upstream import DROPPED_PARAMS
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext, UsageRecord
@@ -266,9 +266,9 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
                     ctx.status, time.perf_counter() - ctx.started)
     if len(ctx.attempts) > 1:
         count_retries(rm, endpoint, ctx.attempts)
-    if ctx.extra.get("retry_budget_exhausted"):
+    if ctx.stash.get(resilience.RETRY_BUDGET_EXHAUSTED):
         rm.inc(rm.m.retry_budget_exhausted, (endpoint,))
-    for param in ctx.extra.get(DROPPED_KEY, ()):          # what the route's exchange could not express
+    for param in ctx.stash.get(DROPPED_PARAMS, ()):          # what the route's exchange could not express
         rm.inc(rm.m.dropped_params, (endpoint, param))
 
 

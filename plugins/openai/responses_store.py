@@ -24,13 +24,12 @@ from plugins.sqlite_files import open_sqlite
 from proxy import hookimpl
 from proxy.errors import RequestRejected
 from proxy.stash import StashKey
-from proxy.upstream import RESPONSE_KEY
+from proxy.upstream import TRANSLATED_RESPONSE
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
 
-_INPUT = "responses_store.input"
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS responses (id TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
            "created REAL NOT NULL, items BLOB NOT NULL)")
 
@@ -79,6 +78,8 @@ class ResponseStore:
 
 
 RESPONSE_STORE: StashKey[ResponseStore] = StashKey("responses_store")
+#: the full input of a request to store with its answer (absent for ``store: false``)
+_INPUT: StashKey[list[dict[str, Any]]] = StashKey("responses_store.input")
 
 
 def as_items(value: Any) -> list[dict[str, Any]]:
@@ -128,17 +129,17 @@ async def _expand(ctx: RequestContext, store: ResponseStore) -> None:
         body["input"] = items
         ctx.body = body
     if body.get("store") is not False:
-        ctx.extra[_INPUT] = items
+        ctx.stash[_INPUT] = items
 
 
 @hookimpl
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Awaitable[None] | None:
-    items = ctx.extra.get(_INPUT)
+    items = ctx.stash.get(_INPUT)
     store = ctx.gateway.stash.get(RESPONSE_STORE)
     if items is None or record.status != 200 or store is None:
         return None
-    resp = ctx.extra.get(RESPONSE_KEY, lambda: None)()
+    resp = ctx.stash.get(TRANSLATED_RESPONSE, lambda: None)()
     if not isinstance(resp, dict) or not str(resp.get("id", "")).startswith("resp_"):
         return None
-    ctx.extra.pop(_INPUT, None)
+    ctx.stash.pop(_INPUT, None)
     return store.put(resp["id"], ctx.principal.key_id if ctx.principal else "", items + list(resp.get("output") or []))

@@ -1,6 +1,6 @@
 """Payload logging (opt-in per endpoint): request and response bodies to the ledger's store.
 
-A sampled request gets a capture (``ctx.extra[proxy.upstream.CAPTURE]``) that
+A sampled request gets a capture (``ctx.stash[proxy.upstream.RESPONSE_CAPTURE]``) that
 keeps a copy of what the client is sent, up to the cap plus a margin (so a
 secret cut at the cap is still recognised by the regexes). When the attempt
 is recorded, a closure goes to the payload writer; redaction, serialisation
@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING, Any
 from plugins.metering.ledger import PAYLOAD_WRITER
 from plugins.payloads.redact import render
 from proxy import hookimpl
-from proxy.upstream import CAPTURE
+from proxy.stash import StashKey
+from proxy.upstream import RESPONSE_CAPTURE
 
 if TYPE_CHECKING:
     from proxy.config import PayloadLoggingConfig
     from proxy.context import RequestContext, UsageRecord
 
 _MARGIN = 4096
-_CONFIG = "payload_logging"
+#: the endpoint's payload logging settings, for a sampled request
+_CONFIG: StashKey[PayloadLoggingConfig] = StashKey("payloads.config")
 
 
 class Capture:
@@ -67,15 +69,15 @@ def relaygate_validate_request(ctx: RequestContext) -> None:
     cfg = ctx.endpoint.payload_logging if ctx.endpoint is not None else None
     if cfg is None or not cfg.enabled or random.random() >= cfg.sample_rate:
         return
-    ctx.extra[CAPTURE] = Capture(cfg.max_bytes + _MARGIN)
-    ctx.extra[_CONFIG] = cfg
+    ctx.stash[RESPONSE_CAPTURE] = Capture(cfg.max_bytes + _MARGIN)
+    ctx.stash[_CONFIG] = cfg
 
 
 @hookimpl
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
-    capture: Capture | None = ctx.extra.get(CAPTURE)
+    capture = ctx.stash.get(RESPONSE_CAPTURE)
     writer = ctx.gateway.stash.get(PAYLOAD_WRITER)
-    if capture is None or writer is None:
+    if not isinstance(capture, Capture) or writer is None:      # None, or another plugin's tap
         return
     response, cut = capture.take()
-    writer.add(functools.partial(row, record, ctx.body, response, cut, ctx.extra[_CONFIG]))
+    writer.add(functools.partial(row, record, ctx.body, response, cut, ctx.stash[_CONFIG]))

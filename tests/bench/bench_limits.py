@@ -38,7 +38,7 @@ RAW = b"x" * 600
 
 def make_ctx(gateway: SimpleNamespace, i: int) -> SimpleNamespace:
     return SimpleNamespace(gateway=gateway, principal=Principal("bench-key", "bench", "bench-team"),
-                           body=BODY, raw_body=RAW, api=OpenAIChat(), request_id=f"req_{i}", extra={},
+                           body=BODY, raw_body=RAW, api=OpenAIChat(), request_id=f"req_{i}", stash=Stash(),
                            surface="unified", endpoint=None, endpoint_name="chat")
 
 
