@@ -41,6 +41,7 @@ class AgentState:
         self.betas: dict[str, betas.BetaPolicy] = {}    # provider name -> policy
 
 
+#: kept across reloads: sessions keep what they used so far
 AGENT_STATE: StashKey[AgentState] = StashKey("agents.state")
 
 

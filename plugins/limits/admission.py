@@ -77,6 +77,7 @@ class Limiter:
     pending: set[asyncio.Task[None]] = field(default_factory=set)
 
 
+#: rebuilt on every config load; keeps its backend (and so its windows) when that did not change
 LIMITER: StashKey[Limiter] = StashKey("limits.limiter")
 
 

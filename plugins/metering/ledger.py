@@ -205,6 +205,7 @@ class LedgerWriter:
 LEDGER: StashKey[LedgerWriter] = StashKey("ledger")
 #: the writer of sampled payloads (plugins/payloads), to the same store
 PAYLOAD_WRITER: StashKey[LedgerWriter] = StashKey("ledger.payloads")
+#: deletes rows older than ``retention_days`` every RETENTION_INTERVAL
 RETENTION_TASK: StashKey[asyncio.Task[None]] = StashKey("ledger.retention_task")
 
 

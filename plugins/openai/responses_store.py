@@ -77,6 +77,7 @@ class ResponseStore:
             await self.purge()
 
 
+#: open from start-up to shutdown
 RESPONSE_STORE: StashKey[ResponseStore] = StashKey("responses_store")
 #: the full input of a request to store with its answer (absent for ``store: false``)
 _INPUT: StashKey[list[dict[str, Any]]] = StashKey("responses_store.input")

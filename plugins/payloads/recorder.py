@@ -20,6 +20,8 @@ from proxy.stash import StashKey
 from proxy.upstream import RESPONSE_CAPTURE
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from proxy.config import PayloadLoggingConfig
     from proxy.context import RequestContext, UsageRecord
 
@@ -69,7 +71,9 @@ def relaygate_validate_request(ctx: RequestContext) -> None:
     cfg = ctx.endpoint.payload_logging if ctx.endpoint is not None else None
     if cfg is None or not cfg.enabled or random.random() >= cfg.sample_rate:
         return
-    ctx.stash[RESPONSE_CAPTURE] = Capture(cfg.max_bytes + _MARGIN)
+    # Annotated: mypy matches a callable class to the key's Callable type only through a variable.
+    tap: Callable[[bytes], None] = Capture(cfg.max_bytes + _MARGIN)
+    ctx.stash[RESPONSE_CAPTURE] = tap
     ctx.stash[_CONFIG] = cfg
 
 
