@@ -1,0 +1,132 @@
+"""Instructions per request, counted by callgrind: a figure that does not drift with machine load.
+
+Starts the fake OpenAI upstream of the test suite in this process and the gateway
+(zero-config defaults: access log on, SQLite ledger, metrics, every default plugin)
+under ``valgrind --tool=callgrind`` in a subprocess, warms it up, zeroes the
+counters, sends N sequential requests, dumps, and prints instructions per request.
+
+    python tests/bench/instructions.py                 # 200 non-streaming chat requests
+    python tests/bench/instructions.py --stream        # 200 streams of 20 chunks
+    python tests/bench/instructions.py --repo DIR      # measure another checkout (before/after)
+
+Needs valgrind (Debian's ``valgrind`` package, which ships ``callgrind_control``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))                  # tests/ on the path: the fakes
+from support.fake_openai import FakeOpenAI  # noqa: E402
+
+KEY = "bench-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"gateway exited with {proc.returncode}")
+            try:
+                async with session.get(url + "/readyz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+    raise SystemExit("gateway did not become ready")
+
+
+async def send(session: aiohttp.ClientSession, url: str, n: int, stream: bool) -> int:
+    body = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hello there"}],
+            "max_tokens": 20, "stream": stream}
+    chunks = 0
+    for _ in range(n):
+        async with session.post(url + "/v1/chat/completions", json=body,
+                                headers={"Authorization": f"Bearer {KEY}"}) as r:
+            assert r.status == 200, await r.text()
+            async for _chunk in r.content.iter_any():
+                chunks += 1
+    return chunks
+
+
+def callgrind(*args: str) -> None:
+    subprocess.run(["callgrind_control", *args], check=True, capture_output=True)
+
+
+def total_instructions(out_dir: str) -> int:
+    """Sum the ``summary:``/``totals:`` of every dump callgrind_control wrote since the last zero."""
+    total = 0
+    for f in Path(out_dir).glob("callgrind.out*"):
+        text = f.read_text(errors="replace")
+        m = re.search(r"^summary:\s+(\d+)", text, re.M)
+        if m and re.search(r"^desc: Trigger: .*dump", text, re.M | re.I):
+            total += int(m.group(1))
+    return total
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--stream", action="store_true", help="streaming requests (20 chunks each)")
+    ap.add_argument("--repo", default=str(HERE.parents[1]), help="checkout whose gateway is measured")
+    args = ap.parse_args()
+
+    fake = await FakeOpenAI().start()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    work = tempfile.mkdtemp(prefix="relaygate-instr-")
+    env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": fake.base_url,
+           "RELAYGATE_API_KEYS": KEY, "RELAYGATE_LEDGER_PATH": os.path.join(work, "ledger.db"),
+           "PYTHONPATH": args.repo}
+    env.pop("ANTHROPIC_API_KEY", None)
+    env.pop("GEMINI_API_KEY", None)
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/callgrind.out.%p",
+           sys.executable, "-m", "proxy", "serve", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=args.repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await wait_ready(url, proc)
+        async with aiohttp.ClientSession() as session:
+            await send(session, url, args.warmup, args.stream)
+            for f in Path(work).glob("callgrind.out*"):
+                f.unlink()
+            callgrind("-z", str(proc.pid))
+            chunks = await send(session, url, args.requests, args.stream)
+            await asyncio.sleep(1.5)                       # the ledger writer's batch lands inside the window
+            callgrind("-d", str(proc.pid))
+        total = total_instructions(work)
+        what = "stream" if args.stream else "request"
+        print(f"repo: {args.repo}")
+        print(f"{args.requests} {what}s: {total:,} instructions; {total // args.requests:,} per {what}"
+              + (f"; {chunks} client reads" if args.stream else ""))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        await fake.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
