@@ -103,6 +103,8 @@ class RequestContext:
     path_params: dict[str, str] = field(default_factory=dict)
     #: per-request state of the core and the plugins, each under the key its owner defines
     stash: Stash = field(default_factory=Stash)
+    #: short name -> value tags plugins attach (a tenant, a cost centre); written to the ledger row
+    labels: dict[str, str] = field(default_factory=dict)
     response_headers: dict[str, str] = field(default_factory=dict)
     #: provider attempts so far (proxy.upstream.Attempt), for retries, breakers and metrics
     attempts: list[Any] = field(default_factory=list)
@@ -136,3 +138,6 @@ class UsageRecord:
     cost_usd: float = 0.0
     agent: str = ""                   # AGENT_KIND of the request
     session_id: str = ""              # AGENT_SESSION_ID of the request
+    #: how the attempt ended: complete, error, client_cancelled (streams: see proxy.upstream)
+    outcome: str = ""
+    labels: dict[str, str] = field(default_factory=dict)

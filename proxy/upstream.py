@@ -91,6 +91,7 @@ class Attempt:
     usage: Usage = field(default_factory=Usage)
     error: str = ""
     disconnected: bool = False
+    outcome: str = ""
 
 
 def make_record(ctx: RequestContext, route: Route, att: Attempt) -> UsageRecord:
@@ -104,7 +105,8 @@ def make_record(ctx: RequestContext, route: Route, att: Attempt) -> UsageRecord:
         usage=att.usage.finish(), latency_s=now - ctx.started, ttft_s=att.ttft, upstream_s=now - att.t0,
         error=att.error, disconnected=att.disconnected,
         key_id=p.key_id if p else "", owner=p.owner if p else "", team=p.team if p else "",
-        agent=stash.get(AGENT_KIND, ""), session_id=stash.get(AGENT_SESSION_ID, ""))
+        agent=stash.get(AGENT_KIND, ""), session_id=stash.get(AGENT_SESSION_ID, ""),
+        outcome=att.outcome or ("error" if att.error else "complete"), labels=ctx.labels)
 
 
 def response_headers(ctx: RequestContext, route: Route) -> dict[str, str]:
@@ -204,6 +206,7 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
     except (ConnectionResetError, asyncio.CancelledError):
         att.disconnected = True
         att.error = att.error or "client_disconnected"
+        att.outcome = att.outcome or "client_cancelled"
         raise
     finally:
         await gateway.hooks.record_usage(ctx, make_record(ctx, route, att))

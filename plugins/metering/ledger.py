@@ -21,6 +21,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
+
 from plugins.metering.spool import Spool, load
 from plugins.metering.sqlite_store import SqliteStore
 from proxy import hookimpl
@@ -53,7 +55,8 @@ def row_of(r: UsageRecord) -> tuple[Any, ...]:
         r.provider, r.provider_model, r.surface, r.status, r.error, int(r.stream), int(r.disconnected),
         u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_creation_tokens, u.reasoning_tokens,
         u.total_tokens, r.latency_s * 1000, None if r.ttft_s is None else r.ttft_s * 1000,
-        r.upstream_s * 1000, r.cost_usd, r.agent, r.session_id,
+        r.upstream_s * 1000, r.cost_usd, r.agent, r.session_id, r.outcome,
+        orjson.dumps(r.labels).decode() if r.labels else "",
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from plugins.metering.sqlite_store import COLUMNS, PAYLOAD_COLUMNS
+from plugins.metering.sqlite_store import COLUMNS, PAYLOAD_COLUMNS, complete_rows
 
 _LOCK_ID = 0x7267_6C67          # "rglg": serialises schema creation across replicas
 _CONNECT_TIMEOUT = 5.0
@@ -34,8 +34,10 @@ _TYPES = {
     "input_tokens": "BIGINT", "output_tokens": "BIGINT", "cached_input_tokens": "BIGINT",
     "cache_creation_tokens": "BIGINT", "reasoning_tokens": "BIGINT", "total_tokens": "BIGINT",
     "latency_ms": "DOUBLE PRECISION", "ttft_ms": "DOUBLE PRECISION", "upstream_ms": "DOUBLE PRECISION",
-    "cost_usd": "DOUBLE PRECISION", "agent": "TEXT", "session_id": "TEXT",
+    "cost_usd": "DOUBLE PRECISION", "agent": "TEXT", "session_id": "TEXT", "outcome": "TEXT", "labels": "TEXT",
 }
+#: columns added after the first release, added to older ledgers when the schema is ensured
+_ADDED = ("outcome", "labels")
 _PAYLOAD_TYPES = {
     "request_id": "TEXT", "attempt": "INTEGER", "ts": "DOUBLE PRECISION", "endpoint": "TEXT", "key_id": "TEXT",
     "stream": "SMALLINT", "request_body": "TEXT", "response_body": "TEXT", "request_truncated": "SMALLINT",
@@ -119,6 +121,9 @@ class PostgresStore:
                 await con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                 for sql in _ddl(self.schema, "ledger", _TYPES) + _ddl(self.schema, "payloads", _PAYLOAD_TYPES):
                     await con.execute(sql)
+                for name in _ADDED:
+                    await con.execute(f'ALTER TABLE "{self.schema}".ledger '
+                                      f"ADD COLUMN IF NOT EXISTS {name} {_TYPES[name]} NOT NULL DEFAULT ''")
             self._schema_ready = True
 
     @property
@@ -127,7 +132,7 @@ class PostgresStore:
         return self._pool
 
     async def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        await self._insert(self.ledger, rows)
+        await self._insert(self.ledger, complete_rows(rows))
 
     async def write_payloads(self, rows: Sequence[tuple[Any, ...]]) -> None:
         await self._insert(self.payloads, rows)

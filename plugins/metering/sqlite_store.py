@@ -14,7 +14,11 @@ COLUMNS = (
     "provider_model", "surface", "status", "error", "stream", "disconnected",
     "input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_tokens", "reasoning_tokens",
     "total_tokens", "latency_ms", "ttft_ms", "upstream_ms", "cost_usd", "agent", "session_id",
+    "outcome", "labels",
 )
+
+#: columns added after the first release: (name, SQLite definition) — added to older ledgers on open
+ADDED_COLUMNS = (("outcome", "TEXT NOT NULL DEFAULT ''"), ("labels", "TEXT NOT NULL DEFAULT ''"))
 
 #: payload logging (plugins/payloads): one row per provider attempt whose bodies were sampled
 PAYLOAD_COLUMNS = (
@@ -51,6 +55,8 @@ CREATE TABLE IF NOT EXISTS ledger (
     cost_usd REAL NOT NULL DEFAULT 0,
     agent TEXT NOT NULL DEFAULT '',
     session_id TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL DEFAULT '',
+    labels TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (request_id, attempt)
 );
 CREATE INDEX IF NOT EXISTS ledger_ts ON ledger (ts);
@@ -80,6 +86,14 @@ _INSERT_PAYLOAD = (f"INSERT OR IGNORE INTO payloads ({', '.join(PAYLOAD_COLUMNS)
                    f"VALUES ({', '.join('?' for _ in PAYLOAD_COLUMNS)})")
 
 
+def complete_rows(rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
+    """Rows spooled by an older release lack the added columns: give them the defaults."""
+    width = len(COLUMNS)
+    if all(len(r) == width for r in rows):
+        return rows
+    return [r + ("",) * (width - len(r)) if len(r) < width else r for r in rows]
+
+
 class SqliteStore:
     dialect = "sqlite"
 
@@ -90,11 +104,16 @@ class SqliteStore:
     async def open(self) -> None:
         self._db = await open_sqlite(self.path)
         await self._db.executescript(SCHEMA)
+        async with self._db.execute("PRAGMA table_info(ledger)") as cur:
+            have = {row[1] for row in await cur.fetchall()}
+        for name, definition in ADDED_COLUMNS:
+            if name not in have:                 # a ledger written by an older release
+                await self._db.execute(f"ALTER TABLE ledger ADD COLUMN {name} {definition}")
         await self._db.commit()
 
     async def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
         assert self._db is not None
-        await self._db.executemany(_INSERT, rows)
+        await self._db.executemany(_INSERT, complete_rows(rows))
         await self._db.commit()
 
     async def write_payloads(self, rows: Sequence[tuple[Any, ...]]) -> None:

@@ -1,0 +1,36 @@
+"""A ledger written by an older release gains the added columns on open, and old spooled rows still land."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from plugins.metering.sqlite_store import COLUMNS, SCHEMA, SqliteStore
+
+
+def old_schema() -> str:
+    """The schema as the first release wrote it: without outcome and labels."""
+    return (SCHEMA.replace("    outcome TEXT NOT NULL DEFAULT '',\n", "")
+                  .replace("    labels TEXT NOT NULL DEFAULT '',\n", ""))
+
+
+def row(request_id: str, width: int) -> tuple:
+    base = (request_id, 1, 1.0, "k", "o", "t", "ep", "sm", "p", "pm", "unified", 200, "", 0, 0,
+            10, 5, 0, 0, 0, 15, 1.0, None, 1.0, 0.001, "", "", "complete", '{"tenant":"acme"}')
+    return base[:width]
+
+
+async def test_an_older_ledger_is_migrated_and_old_rows_get_defaults(tmp_path) -> None:
+    path = str(tmp_path / "old.db")
+    db = sqlite3.connect(path)
+    assert "outcome" not in old_schema()
+    db.executescript(old_schema())
+    db.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        await store.write([row("req_new", len(COLUMNS)), row("req_spooled_by_old", len(COLUMNS) - 2)])
+        got = {r["request_id"]: r for r in await store.query("SELECT request_id, outcome, labels FROM ledger")}
+    finally:
+        await store.close()
+    assert got["req_new"]["outcome"] == "complete" and got["req_new"]["labels"] == '{"tenant":"acme"}'
+    assert got["req_spooled_by_old"]["outcome"] == "" and got["req_spooled_by_old"]["labels"] == ""
