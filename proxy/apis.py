@@ -8,15 +8,12 @@ Plugins register them through ``relaygate_register_apis``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 
-from proxy.context import Usage
+from proxy.usage import Usage
 from proxy.errors import GatewayError
-
-if TYPE_CHECKING:
-    from proxy.exchange import Exchange
 
 
 def usage_value_present(line: bytes) -> bool:
@@ -135,23 +132,3 @@ class ApiRegistry:
 
     def ids(self) -> list[str]:
         return sorted(self._apis)
-
-
-class ExchangeRegistry:
-    """Translating exchanges between wire formats, keyed by (client format, provider format);
-    ``"local"`` as the provider format: answered by the gateway itself."""
-
-    def __init__(self) -> None:
-        self._pairs: dict[tuple[str, str], Exchange] = {}
-
-    def add(self, exchange: Exchange, provider_api: str | None = None) -> None:
-        key = (exchange.client.id, provider_api or exchange.provider.id)
-        if key in self._pairs:
-            raise ValueError(f"exchange {key[0]} -> {key[1]} registered twice")
-        self._pairs[key] = exchange
-
-    def get(self, client_api: str, provider_api: str) -> Exchange | None:
-        return self._pairs.get((client_api, provider_api))
-
-    def pairs(self) -> list[tuple[str, str]]:
-        return sorted(self._pairs)

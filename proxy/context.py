@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from proxy.stash import Stash, StashKey
+from proxy.usage import Usage
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -37,30 +38,6 @@ class Principal:
 
     def may_call(self, endpoint: str) -> bool:
         return self.endpoints is None or endpoint in self.endpoints
-
-
-@dataclass(slots=True)
-class Usage:
-    """Token counts of one provider call, in the gateway's own vocabulary."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_input_tokens: int = 0
-    cache_creation_tokens: int = 0
-    reasoning_tokens: int = 0
-    total_tokens: int = 0
-
-    def merge(self, other: Usage) -> None:
-        """Take every non-zero count of *other* (streams report usage in pieces)."""
-        for name in self.__slots__:  # type: ignore[attr-defined]
-            value = getattr(other, name)
-            if value:
-                setattr(self, name, value)
-
-    def finish(self) -> Usage:
-        if not self.total_tokens:
-            self.total_tokens = self.input_tokens + self.output_tokens
-        return self
 
 
 @dataclass(frozen=True, slots=True)

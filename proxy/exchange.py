@@ -20,15 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from proxy.context import Usage
 from proxy.errors import RequestRejected
 from proxy.sse import SSEParser
+from proxy.usage import Usage
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
     from proxy.apis import Api, StreamFilter, StreamMeter
-    from proxy.context import RequestContext, Route
 
 
 @dataclass
@@ -147,15 +144,18 @@ class Exchange:
         return ExchangeStream(self.provider.meter_class(), self.client.stream_filter(request))
 
     # -- no provider call
-    def answer(self, ctx: RequestContext, route: Route) -> web.Response:
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A local exchange's whole answer to *body* (no provider is called)."""
         raise NotImplementedError
 
 
 class LocalExchange(Exchange):
-    """Answered by the gateway itself, without calling the provider (``answer``)."""
+    """Answered by the gateway itself, without calling the provider (``answer``); the answer
+    goes out with :attr:`answer_headers`."""
 
     passthrough = False
     local = True
+    answer_headers: dict[str, str] = {}
 
 
 class JsonArrayFraming(ClientStreamBase):
@@ -186,3 +186,23 @@ class JsonArrayFraming(ClientStreamBase):
     def finish(self) -> bytes:
         out = self._frame(self._parser.feed(self.inner.finish()) + self._parser.finish())
         return out + (b"]" if self._started else b"[]")
+
+
+class ExchangeRegistry:
+    """Translating exchanges between wire formats, keyed by (client format, provider format);
+    ``"local"`` as the provider format: answered by the gateway itself."""
+
+    def __init__(self) -> None:
+        self._pairs: dict[tuple[str, str], Exchange] = {}
+
+    def add(self, exchange: Exchange, provider_api: str | None = None) -> None:
+        key = (exchange.client.id, provider_api or exchange.provider.id)
+        if key in self._pairs:
+            raise ValueError(f"exchange {key[0]} -> {key[1]} registered twice")
+        self._pairs[key] = exchange
+
+    def get(self, client_api: str, provider_api: str) -> Exchange | None:
+        return self._pairs.get((client_api, provider_api))
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return sorted(self._pairs)

@@ -16,11 +16,11 @@ from typing import Any
 import aiohttp
 import pluggy
 
-from proxy.apis import ApiRegistry, ExchangeRegistry
+from proxy.apis import ApiRegistry
 from proxy.config import EndpointConfig, Settings
 from proxy.context import Route
 from proxy.errors import RequestRejected, UnknownEndpoint
-from proxy.exchange import Exchange
+from proxy.exchange import Exchange, ExchangeRegistry
 from proxy.hooks import Hooks
 from proxy.providers import Provider, ProviderRegistry
 from proxy.stash import Stash, StashKey

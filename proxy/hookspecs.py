@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from proxy import hookspec
 
 if TYPE_CHECKING:
-    from proxy.apis import ApiRegistry, ExchangeRegistry
+    from proxy.apis import ApiRegistry
     from proxy.context import Principal, RequestContext, Route, UsageRecord
+    from proxy.exchange import ExchangeRegistry
     from proxy.gateway import Gateway
     from proxy.providers import ProviderRegistry
     from proxy.surfaces import RouteTable

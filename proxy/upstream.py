@@ -18,11 +18,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from proxy.context import AGENT_KIND, AGENT_SESSION_ID, Route, Usage, UsageRecord
-from proxy.hygiene import check_upstream_url, scrub_client_credentials, strip_hop_by_hop
-from proxy.exchange import ExchangeStream, TranslateOptions
-from proxy.providers import UpstreamRequest
-from proxy.stash import StashKey
+from proxy.context import AGENT_KIND, AGENT_SESSION_ID, Route, UsageRecord
 from proxy.errors import (
     GatewayError,
     UpstreamProtocolError,
@@ -30,6 +26,11 @@ from proxy.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from proxy.exchange import ExchangeStream, TranslateOptions
+from proxy.hygiene import check_upstream_url, scrub_client_credentials, strip_hop_by_hop
+from proxy.providers import UpstreamRequest
+from proxy.stash import StashKey
+from proxy.usage import Usage
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
@@ -162,8 +163,9 @@ def upstream_body(ctx: RequestContext, route: Route) -> dict[str, Any]:
 async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: int = 1) -> web.StreamResponse:
     """Send one attempt to *route*'s provider and answer the client. Records usage exactly once."""
     exchange = route.exchange
-    if exchange.local:
-        return exchange.answer(ctx, route)      # e.g. a token-count estimate; no provider call
+    if exchange.local:                           # e.g. a token-count estimate; no provider call
+        return web.Response(body=orjson.dumps(exchange.answer(ctx.body or {})), content_type="application/json",
+                            headers={**response_headers(ctx, route), **exchange.answer_headers})
     body = upstream_body(ctx, route)
     ureq = await route.provider.prepare(route.provider_api, route.upstream_model, body, ctx.stream,
                                         ctx.request.headers, ctx.path_params)

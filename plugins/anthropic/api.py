@@ -21,7 +21,7 @@ from typing import Any
 from proxy.checks import boolean, int_at_least, is_int
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry, StreamMeter
-from proxy.context import Usage
+from proxy.usage import Usage
 from plugins.anthropic.errors import anthropic_error_type
 from proxy.errors import GatewayError, RequestRejected
 

@@ -20,7 +20,7 @@ import orjson
 from proxy.checks import is_int
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry, StreamMeter
-from proxy.context import Usage
+from proxy.usage import Usage
 from plugins.gemini.errors import gemini_status_name
 from proxy.errors import GatewayError, RequestRejected
 

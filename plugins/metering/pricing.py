@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from proxy import hookimpl
 
 if TYPE_CHECKING:
-    from proxy.context import RequestContext, Usage, UsageRecord
+    from proxy.context import RequestContext, UsageRecord
+    from proxy.usage import Usage
 
 
 def cost_usd(prices: dict[str, float], u: Usage) -> float:

@@ -19,7 +19,7 @@ from proxy.checks import boolean, int_at_least, is_int, number_in, object_field,
 from plugins.openai.errors import openai_error_body
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry, StreamFilter, StreamMeter, usage_value_present
-from proxy.context import Usage
+from proxy.usage import Usage
 from proxy.errors import GatewayError, RequestRejected
 
 MAX_TOOLS = 32

@@ -15,7 +15,7 @@ from proxy.checks import int_at_least, is_int, one_of
 from plugins.openai.errors import openai_error_body
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry
-from proxy.context import Usage
+from proxy.usage import Usage
 from proxy.errors import GatewayError, RequestRejected
 
 MAX_INPUTS = 2048

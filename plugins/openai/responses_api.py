@@ -20,7 +20,7 @@ from proxy.checks import boolean, int_at_least, number_in, object_field, one_of
 from plugins.openai.errors import openai_error_body
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry, StreamMeter
-from proxy.context import Usage
+from proxy.usage import Usage
 from proxy.errors import GatewayError, RequestRejected
 
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")

@@ -8,19 +8,15 @@ The estimate is the JSON size of what the model would read, at ~4 bytes a token.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
-from aiohttp import web
 
 from plugins.anthropic import backend as anthropic_backend
 from plugins.anthropic import client as anthropic_client
 from plugins.gemini import backend as gemini_backend
 from plugins.gemini import client as gemini_client
 from proxy.exchange import Exchange, LocalExchange, TranslateOptions
-
-if TYPE_CHECKING:
-    from proxy.context import RequestContext, Route
 
 BYTES_PER_TOKEN = 4
 _COUNTED = ("system", "messages", "tools", "contents", "systemInstruction", "generateContentRequest")
@@ -75,9 +71,8 @@ def estimate_tokens(body: dict[str, Any]) -> int:
 class CountEstimate(LocalExchange):
     """No counting API on the provider: answered locally, marked as an estimate."""
 
-    def answer(self, ctx: RequestContext, route: Route) -> web.Response:
-        n = estimate_tokens(ctx.body or {})
-        body = {"totalTokens": n} if self.client.id.startswith("gemini.") else {"input_tokens": n}
-        return web.Response(body=orjson.dumps(body), content_type="application/json",
-                            headers={"x-request-id": ctx.request_id, "x-relaygate-token-count": "estimate",
-                                     "x-relaygate-served-model": route.served.name})
+    answer_headers = {"x-relaygate-token-count": "estimate"}
+
+    def answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        n = estimate_tokens(body)
+        return {"totalTokens": n} if self.client.id.startswith("gemini.") else {"input_tokens": n}

@@ -21,7 +21,8 @@ from proxy import hookimpl
 from proxy.exchange import Exchange
 
 if TYPE_CHECKING:
-    from proxy.apis import ApiRegistry, ExchangeRegistry
+    from proxy.apis import ApiRegistry
+    from proxy.exchange import ExchangeRegistry
 
 CLIENTS: dict[str, Client] = {
     "openai.chat": chat_sides.CLIENT,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from proxy.apis import ApiRegistry, ExchangeRegistry
-from proxy.exchange import Exchange
+from proxy.apis import ApiRegistry
+from proxy.exchange import Exchange, ExchangeRegistry
 from proxy.plugins import make_plugin_manager
 
 #: golden folder names (``<client>_<backend>``) -> wire format ids

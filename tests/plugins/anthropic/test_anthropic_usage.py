@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from plugins.anthropic.api import AnthropicMessages, MessagesStreamMeter, anthropic_error_type
-from proxy.context import Usage
+from proxy.usage import Usage
 
 
 def test_body_usage_counts_cache_reads_as_cached_input():

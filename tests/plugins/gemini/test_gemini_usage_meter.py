@@ -7,7 +7,7 @@ import json
 import pytest
 
 from plugins.gemini.api import GeminiGenerate, GeminiStreamMeter, usage_from_gemini
-from proxy.context import Usage
+from proxy.usage import Usage
 
 
 def meta(prompt: int, candidates: int, thoughts: int = 0, cached: int = 0) -> dict:
