@@ -1,27 +1,37 @@
-"""The gateway's configuration: one YAML file, validated with pydantic.
+"""The gateway's configuration: the core schema, and loading a YAML file with it.
 
-Text handling (``${VAR}`` references, the line of each wrong field): :mod:`proxy.config_file`.
+The core schema is providers, endpoints, keys, server, aliases and the plugin
+list. Plugins add their own sections and endpoint fields through hooks (see
+:mod:`proxy.sections`); a file is validated with the core schema plus what the
+registered plugins declared, so a plugin's section is as strictly checked as
+the core's. Text handling (``${VAR}``, lines of errors): :mod:`proxy.config_file`.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
+import pluggy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from proxy.config_file import ConfigError, expand_env, format_validation_error, read_text, read_yaml
+from proxy.plugins import make_plugin_manager, plugins_of
+from proxy.sections import DeclarationError, Declarers, collect, declarers, extend, paths
 
 Task = Literal["chat", "completions", "embeddings", "any"]
+M = TypeVar("M", bound=BaseModel)
 
 
-class _Model(BaseModel):
+class ConfigModel(BaseModel):
+    """Base of every config model, the plugins' too: unknown fields are errors; values are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ProviderConfig(_Model):
+class ProviderConfig(ConfigModel):
     type: str = Field(description="provider type: openai, openai_compatible, azure_openai, anthropic, gemini, vertex")
     base_url: str | None = None
     api_key: SecretStr | None = None
@@ -36,7 +46,7 @@ class ProviderConfig(_Model):
     options: dict[str, Any] = {}
 
 
-class ServedModelConfig(_Model):
+class ServedModelConfig(ConfigModel):
     name: str
     provider: str
     model: str = Field(description="the provider's model id; '*' takes the matched part of a wildcard endpoint")
@@ -45,7 +55,7 @@ class ServedModelConfig(_Model):
     task: Task | None = Field(None, description="the task this model serves; must equal the endpoint's")
 
 
-class TimeoutsConfig(_Model):
+class TimeoutsConfig(ConfigModel):
     connect_seconds: float = Field(10, gt=0)
     first_byte_seconds: float = Field(300, gt=0)
     idle_seconds: float = Field(120, gt=0)
@@ -55,7 +65,7 @@ class TimeoutsConfig(_Model):
     disconnect_drain_seconds: float = Field(0, ge=0)
 
 
-class RetryConfig(_Model):
+class RetryConfig(ConfigModel):
     """When and how often one request is tried again (same model) or elsewhere (fallbacks)."""
 
     retry_on: list[str] = Field(["connect", "timeout", "429", "5xx"],
@@ -76,52 +86,16 @@ class RetryConfig(_Model):
         return self
 
 
-class CircuitBreakerConfig(_Model):
+class CircuitBreakerConfig(ConfigModel):
     enabled: bool = True
     consecutive_failures: int = Field(5, ge=1, description="failures in a row that open the circuit")
     cooldown_seconds: float = Field(30, gt=0, description="how long an open circuit stays open")
     half_open_probes: int = Field(1, ge=1, description="concurrent trial requests while half-open")
 
 
-class RedactConfig(_Model):
-    json_paths: list[str] = []      # e.g. $.messages[*].content, $.user: the value becomes [REDACTED]
-    patterns: list[str] = []        # regexes over the stored text; each match becomes [REDACTED]
+class EndpointConfig(ConfigModel):
+    """The core's endpoint fields; plugins add theirs (payload_logging, guardrails, max_n, ...)."""
 
-    @model_validator(mode="after")
-    def _compile(self) -> RedactConfig:
-        for pattern in self.patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"patterns: {pattern!r} is not a valid regex: {exc}") from None
-        return self
-
-
-class PayloadLoggingConfig(_Model):
-    """Request and response bodies to the ledger's store (opt-in per endpoint; headers never)."""
-
-    enabled: bool = False
-    sample_rate: float = Field(1.0, ge=0, le=1)
-    max_bytes: int = Field(64 * 1024, ge=0, description="cap per body, after redaction")
-    redact: RedactConfig = RedactConfig()
-
-
-PiiKind = Literal["email", "phone", "card", "national_id", "us_ssn", "uk_nino", "es_dni", "iban"]
-
-
-class GuardrailRule(_Model):
-    """One guardrail (plugins/guardrails): PII detectors or a keyword list, on input and/or output."""
-
-    name: str
-    type: Literal["pii", "keywords"]
-    action: Literal["block", "mask"] = "block"
-    apply_to: list[Literal["input", "output"]] = ["input", "output"]
-    detect: list[PiiKind] = ["email", "phone", "card", "national_id"]   # type pii
-    keywords: list[str] = []                                            # type keywords (whole words)
-    mask: str | None = None         # replacement text; default [EMAIL], [CARD], ... or [REDACTED]
-
-
-class EndpointConfig(_Model):
     name: str = ""
     task: Task = "chat"
     served_models: list[ServedModelConfig] = Field(min_length=1)
@@ -130,9 +104,6 @@ class EndpointConfig(_Model):
     retry: RetryConfig = RetryConfig()
     circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
     unsupported_params: Literal["reject", "drop"] = "reject"
-    max_n: int = Field(1 << 30, ge=1)
-    payload_logging: PayloadLoggingConfig = PayloadLoggingConfig()
-    guardrails: list[GuardrailRule] = []          # added to Settings.guardrails (same name: this one wins)
 
     @model_validator(mode="after")
     def _check_models(self) -> EndpointConfig:
@@ -157,7 +128,7 @@ class EndpointConfig(_Model):
         return self.name.endswith("*")
 
 
-class KeyConfig(_Model):
+class KeyConfig(ConfigModel):
     name: str
     key: SecretStr | None = None
     key_sha256: str | None = None
@@ -174,124 +145,7 @@ class KeyConfig(_Model):
         return self
 
 
-class LedgerConfig(_Model):
-    backend: Literal["sqlite", "postgres"] = "sqlite"
-    path: str = "relaygate-ledger.db"
-    postgres_dsn: SecretStr | None = None
-    flush_interval_seconds: float = Field(0.5, gt=0)
-    batch_size: int = Field(500, ge=1)
-    retention_days: int | None = Field(None, ge=1)
-    postgres_schema: str = Field("public", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-    spool_dir: str | None = None          # batches the store could not take wait here; None: "<path>.spool"
-    spool_retry_seconds: float = Field(5, gt=0, description="pause after a failed write before trying again")
-    max_pending_rows: int = Field(100_000, ge=1, description="more rows in memory spill to the spool")
-    write_timeout_seconds: float = Field(10, gt=0)
-
-    @model_validator(mode="after")
-    def _dsn(self) -> LedgerConfig:
-        if self.backend == "postgres" and self.postgres_dsn is None:
-            raise ValueError("backend postgres needs postgres_dsn (e.g. ${RELAYGATE_LEDGER_DSN})")
-        return self
-
-
-class KeyStoreConfig(_Model):
-    """Gateway keys created with the admin API or ``relaygate keys``; unset fields follow the ledger."""
-
-    backend: Literal["sqlite", "postgres"] | None = None     # None: the ledger's backend
-    path: str | None = None               # SQLite file; None: next to the ledger (<ledger>.keys.db)
-    postgres_dsn: SecretStr | None = None  # None: the ledger's DSN
-    postgres_schema: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")  # None: the ledger's
-    refresh_seconds: float = Field(2.0, gt=0)   # how soon a change on another replica takes effect
-
-
-class ResponsesStoreConfig(_Model):
-    """Conversations the gateway keeps so ``previous_response_id`` works on translated endpoints."""
-
-    path: str | None = Field(None, description="SQLite file; default: relaygate-responses.db beside the ledger")
-    retention_days: float = Field(30, gt=0)
-    max_items: int = Field(2000, ge=1, description="most input+output items kept per response")
-
-
-class StorageConfig(_Model):
-    ledger: LedgerConfig = LedgerConfig()
-    keys: KeyStoreConfig = KeyStoreConfig()
-    responses: ResponsesStoreConfig = ResponsesStoreConfig()
-
-
-LimitScope = Literal["key", "owner", "team", "endpoint", "endpoint_key"]
-
-
-class LimitRule(_Model):
-    """A rate limit for each subject of *scope* that *match* (a glob) selects; see plugins/limits."""
-    scope: LimitScope
-    match: str = "*"            # key name, owner, team or endpoint (endpoint_key: the endpoint)
-    key: str = "*"              # endpoint_key only: glob on the key name
-    requests_per_minute: int | None = Field(None, ge=1)
-    tokens_per_minute: int | None = Field(None, ge=1)
-
-    @model_validator(mode="after")
-    def _some_limit(self) -> LimitRule:
-        if self.requests_per_minute is None and self.tokens_per_minute is None:
-            raise ValueError("give requests_per_minute, tokens_per_minute or both")
-        return self
-
-
-class BudgetRule(_Model):
-    """A spend limit in USD for each key, owner or team that *match* selects (UTC days and months)."""
-    scope: Literal["key", "owner", "team"]
-    match: str = "*"
-    usd_per_day: float | None = Field(None, gt=0)
-    usd_per_month: float | None = Field(None, gt=0)
-
-    @model_validator(mode="after")
-    def _some_budget(self) -> BudgetRule:
-        if self.usd_per_day is None and self.usd_per_month is None:
-            raise ValueError("give usd_per_day, usd_per_month or both")
-        return self
-
-
-class LimitsConfig(_Model):
-    backend: Literal["memory", "redis"] = "memory"
-    redis_url: SecretStr | None = None
-    redis_prefix: str = "relaygate:"
-    on_backend_error: Literal["deny", "allow"] = "deny"    # when Redis is unreachable: 503, or let it pass
-    rules: list[LimitRule] = []
-    budgets: list[BudgetRule] = []
-
-    @model_validator(mode="after")
-    def _redis_url(self) -> LimitsConfig:
-        if self.backend == "redis" and self.redis_url is None:
-            raise ValueError("backend redis needs redis_url (e.g. ${RELAYGATE_REDIS_URL})")
-        return self
-
-
-class AgentLimitRule(_Model):
-    """A token / spend cap for coding agents (plugins/agents): per session (its whole life) or per
-    developer (owner, per UTC day). *match* globs the owner, *agent* the agent kind (claude_code, ...)."""
-    scope: Literal["session", "owner"]
-    match: str = "*"
-    agent: str = "*"
-    max_tokens: int | None = Field(None, ge=1)
-    max_usd: float | None = Field(None, gt=0)
-
-    @model_validator(mode="after")
-    def _some_cap(self) -> AgentLimitRule:
-        if self.max_tokens is None and self.max_usd is None:
-            raise ValueError("give max_tokens, max_usd or both")
-        return self
-
-
-class AgentsConfig(_Model):
-    """Coding-agent governance (plugins/agents)."""
-    limits: list[AgentLimitRule] = []
-    #: HTTP status of permanent refusals per agent kind (agents stop on it instead of retrying)
-    refusal_status: dict[str, int] = {}
-    #: a 429 whose Retry-After is longer than this is a permanent refusal for agents
-    retry_after_threshold_seconds: float = Field(120, ge=0)
-    session_idle_seconds: float = Field(86400, gt=0)     # a session's counters are forgotten after this
-
-
-class ServerConfig(_Model):
+class ServerConfig(ConfigModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1)
@@ -310,27 +164,40 @@ class ServerConfig(_Model):
     reload_poll_seconds: float = Field(2, ge=0, description="config file mtime poll; 0 disables")
 
 
-class AdminConfig(_Model):
-    """The admin API (/admin/v1); disabled (404) without a token. Env fallback: RELAYGATE_ADMIN_TOKEN."""
+class Settings(ConfigModel):
+    """The core sections. A file is validated with :func:`settings_model`, this class
+    extended with the sections the registered plugins declare."""
 
-    token: SecretStr | None = None
-
-
-class Settings(_Model):
     server: ServerConfig = ServerConfig()
     providers: dict[str, ProviderConfig] = {}
     endpoints: dict[str, EndpointConfig] = {}
     keys: list[KeyConfig] = []
-    storage: StorageConfig = StorageConfig()
-    limits: LimitsConfig = LimitsConfig()
-    admin: AdminConfig = AdminConfig()
-    guardrails: list[GuardrailRule] = []          # for every endpoint (plugins/guardrails)
     #: model names clients ask for -> endpoint; keys may be fnmatch patterns ("claude-*"), values an
     #: endpoint name or {surface: endpoint} ("*" for any surface). Exact endpoint names win.
     aliases: dict[str, str | dict[str, str]] = {}
-    agents: AgentsConfig = AgentsConfig()
     plugins: list[str] = []
     source: str = Field("", exclude=True)
+    #: where each plugin-declared model sits, e.g. LedgerConfig -> ("storage", "ledger"); None: twice
+    section_paths: ClassVar[dict[type[BaseModel], tuple[str, ...] | None]] = {}
+
+    def section(self, model: type[M]) -> M:
+        """A plugin's section, typed: ``settings.section(LimitsConfig)`` is ``settings.limits``."""
+        if model not in self.section_paths:
+            raise LookupError(f"no registered plugin declares a config section of type {model.__name__}")
+        path = self.section_paths[model]
+        if path is None:
+            raise LookupError(f"{model.__name__} is the type of more than one section: read it by name")
+        value: Any = self
+        for name in path:
+            value = getattr(value, name)
+        return value  # type: ignore[no-any-return]
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Settings:  # type: ignore[override]
+        """On the core model itself, validate as the gateway does: with the plugins' sections."""
+        if cls is Settings:
+            cls = settings_model(make_plugin_manager(plugins_of(obj)))
+        return super(Settings, cls).model_validate(obj, **kwargs)
 
     @model_validator(mode="after")
     def _cross_check(self) -> Settings:
@@ -355,15 +222,42 @@ class Settings(_Model):
                 object.__setattr__(ep, "name", name)
 
 
-def parse_settings(text: str, source: str = "<string>", env: dict[str, str] | None = None) -> Settings:
+def settings_model(pm: pluggy.PluginManager) -> type[Settings]:
+    """Settings extended with the sections and endpoint fields *pm*'s plugins declare."""
+    return _settings_model(declarers(pm.hook.relaygate_config_sections),
+                           declarers(pm.hook.relaygate_endpoint_fields))
+
+
+@functools.cache        # one class per plugin set: a reload or a second parse reuses it
+def _settings_model(sections: Declarers, endpoint_fields: Declarers) -> type[Settings]:
+    fields = collect(endpoint_fields, EndpointConfig.model_fields, "endpoint field", dotted=False)
+    endpoint = extend(EndpointConfig, fields, ConfigModel)
+    specs = collect(sections, Settings.model_fields, "config section", dotted=True)
+    model = extend(Settings, specs, ConfigModel, endpoints=(dict[str, endpoint], {}))  # type: ignore[valid-type]
+    model.section_paths = paths(specs)
+    return model
+
+
+def validate_settings(data: Any, pm: pluggy.PluginManager | None = None) -> Settings:
+    """*data* (the file's mapping) validated with the core schema plus *pm*'s plugins
+    (default: built-in, installed and those *data* lists). Raises pydantic's ValidationError."""
+    return settings_model(pm or make_plugin_manager(plugins_of(data))).model_validate(data)
+
+
+def parse_settings(text: str, source: str = "<string>", env: dict[str, str] | None = None,
+                   pm: pluggy.PluginManager | None = None) -> Settings:
     data, root = read_yaml(text, source)
     data = expand_env(data, dict(os.environ) if env is None else env)
     try:
-        settings = Settings.model_validate(data)
+        settings = validate_settings(data, pm)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, source, root)) from None
+    except (ImportError, DeclarationError) as exc:        # a listed plugin is missing, or two clash
+        raise ConfigError(f"invalid configuration in {source}: {exc}") from None
     return settings.model_copy(update={"source": source})
 
 
-def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:
-    return parse_settings(read_text(path), str(path), env)
+def load_settings(path: str | Path, env: dict[str, str] | None = None,
+                  pm: pluggy.PluginManager | None = None) -> Settings:
+    """The file at *path*; with *pm*, validated for those plugins (its ``plugins:`` list unused)."""
+    return parse_settings(read_text(path), str(path), env, pm)

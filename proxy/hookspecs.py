@@ -1,5 +1,10 @@
 """Hook stages of the gateway, in call order.
 
+Declarations, before anything runs (plain functions, no I/O)::
+
+    relaygate_config_sections, relaygate_endpoint_fields
+                                         while a configuration is validated
+
 Start-up (once per app, plain functions; they receive a registry to add to)::
 
     relaygate_register_apis -> relaygate_register_providers
@@ -32,7 +37,51 @@ if TYPE_CHECKING:
     from proxy.exchange import ExchangeRegistry
     from proxy.gateway import Gateway
     from proxy.providers import ProviderRegistry
+    from proxy.sections import Spec
     from proxy.surfaces import RouteTable
+
+# -- configuration ------------------------------------------------------------
+
+
+@hookspec
+def relaygate_config_sections() -> dict[str, Spec]:
+    """Declare the top-level config sections this plugin owns: ``{name: spec}``. Plain function.
+
+    *spec* is a pydantic model class whose fields all have defaults (``{"limits":
+    LimitsConfig}``), so a file without the section is valid and reads as
+    ``LimitsConfig()``; derive it from :class:`proxy.config.ConfigModel` so unknown
+    fields are errors. A section that is not a mapping is a ``(type, default)`` pair as
+    in :func:`pydantic.create_model`: ``{"guardrails": (list[GuardrailRule], [])}``.
+
+    A dotted name declares a sub-section: ``"storage.ledger"`` makes ``storage:`` a
+    mapping whose ``ledger`` key is validated with that model. Stores go under
+    ``storage``, which a hot reload leaves as it is (see :mod:`proxy.reload`).
+
+    Every name has one owner: declaring a core section (server, providers, endpoints,
+    keys, aliases, plugins) or another plugin's is an error when the configuration is
+    validated. The file is validated with the core schema plus every declared
+    section; a top-level key nobody declared is an error. Plugins read their section
+    typed with ``settings.section(LimitsConfig)`` or as ``settings.limits``.
+
+    Called when a configuration is validated (start-up, check-config, reload, CLI
+    commands), before the start-up hooks. The answer is cached per implementation:
+    return the same declaration every time, without I/O.
+    """
+
+
+@hookspec
+def relaygate_endpoint_fields() -> dict[str, Spec]:
+    """Declare fields this plugin adds to every endpoint: ``{name: spec}``. Plain function.
+
+    Specs are as for :func:`relaygate_config_sections` (a model class with defaults, or
+    a ``(type, default)`` pair, the default may be ``pydantic.Field(...)``); names are
+    plain (no dots). ``{"payload_logging": PayloadLoggingConfig}`` lets every endpoint
+    take ``payload_logging:``, read as ``ctx.endpoint.payload_logging``. A core
+    endpoint field (task, served_models, fallbacks, timeouts, retry, circuit_breaker,
+    unsupported_params) or another plugin's is an error. Cached like
+    :func:`relaygate_config_sections`.
+    """
+
 
 # -- start-up -----------------------------------------------------------------
 

@@ -62,3 +62,10 @@ def make_plugin_manager(extra: Iterable[str] = (), *, defaults: Iterable[str] = 
         pm.register(module, name=name)
     pm.check_pending()
     return pm
+
+
+def plugins_of(config: object) -> list[str]:
+    """The plugin modules a config mapping lists (``plugins:``). Read before the rest is
+    validated, since they may declare sections; a malformed entry is left to that validation."""
+    listed = config.get("plugins") if isinstance(config, dict) else None
+    return [name for name in listed if isinstance(name, str)] if isinstance(listed, list) else []

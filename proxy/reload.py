@@ -7,7 +7,8 @@ keeps the runtime it started with (the pipeline captures it), so in-flight
 requests finish on their old config.
 
 What cannot change without a restart: the listener (host, port, workers), the
-plugin list and the ledger storage. Those keep their running values.
+plugin list and the stores (the ``storage`` sections). Those keep their running
+values; the file is validated for the running plugins.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ log = logging.getLogger("relaygate.reload")
 #: callables(result) told of each reload result ("success" / "failure"), e.g. the metrics plugin
 RELOAD_LISTENERS: StashKey[list[Callable[[str], None]]] = StashKey("reload_listeners")
 _RESTART_ONLY = ("host", "port", "workers")
+_STORES = "storage"                    # plugins declare their stores under it (proxy.hookspecs)
 
 
 def _notify(gateway: Gateway, result: str) -> None:
@@ -42,11 +44,12 @@ async def reload(gateway: Gateway, path: str) -> bool:
     """Load *path* and swap it in; keep the old config if anything is wrong. Returns success."""
     old = gateway.runtime
     try:
-        settings = load_settings(path)
+        settings = load_settings(path, pm=gateway.pm)
         keep = {k: getattr(old.settings.server, k) for k in _RESTART_ONLY}
-        settings = settings.model_copy(update={
-            "server": settings.server.model_copy(update=keep),
-            "storage": old.settings.storage, "plugins": old.settings.plugins})
+        update = {"server": settings.server.model_copy(update=keep), "plugins": old.settings.plugins}
+        if _STORES in type(settings).model_fields:
+            update[_STORES] = getattr(old.settings, _STORES)
+        settings = settings.model_copy(update=update)
         runtime = gateway.build_runtime(settings)
     except (ConfigError, ValueError, ImportError) as exc:
         log.error("config reload from %s rejected, keeping the running config:\n%s", path, exc)

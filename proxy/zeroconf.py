@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from proxy.config import Settings
+from proxy.config import Settings, validate_settings
 
 # (provider name, type, key variables, base-URL variable, default base URL)
 _PROVIDERS: tuple[tuple[str, str, tuple[str, ...], str, str], ...] = (
@@ -18,7 +18,6 @@ _PROVIDERS: tuple[tuple[str, str, tuple[str, ...], str, str], ...] = (
     ("gemini", "gemini", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "GOOGLE_GEMINI_BASE_URL",
      "https://generativelanguage.googleapis.com"),
 )
-
 
 
 def settings_from_env(env: dict[str, str]) -> Settings:
@@ -37,4 +36,4 @@ def settings_from_env(env: dict[str, str]) -> Settings:
     data: dict[str, Any] = {"providers": providers, "endpoints": endpoints, "keys": keys}
     if env.get("RELAYGATE_LEDGER_PATH"):
         data["storage"] = {"ledger": {"path": env["RELAYGATE_LEDGER_PATH"]}}
-    return Settings.model_validate(data).model_copy(update={"source": "environment (zero-config)"})
+    return validate_settings(data).model_copy(update={"source": "environment (zero-config)"})

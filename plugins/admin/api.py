@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from plugins.admin.config import AdminConfig
 from plugins.keystore.auth import KEY_CACHE, key_cache
 from plugins.keystore.records import new_key, parse_duration, parse_time
 from plugins.metering.ledger import LEDGER
@@ -34,6 +35,7 @@ from proxy import hookimpl
 
 if TYPE_CHECKING:
     from proxy.gateway import Gateway
+    from proxy.sections import Spec
     from proxy.surfaces import RouteTable
 
 log = logging.getLogger("relaygate.admin")
@@ -56,7 +58,7 @@ def error(status: int, type_: str, message: str) -> web.Response:
 
 
 def admin_token(gateway: Gateway) -> str | None:
-    token = gateway.settings.admin.token
+    token = gateway.settings.section(AdminConfig).token
     value = token.get_secret_value() if token is not None else os.environ.get("RELAYGATE_ADMIN_TOKEN", "")
     return value or None
 
@@ -202,6 +204,11 @@ def _key_names(gateway: Gateway) -> dict[str, str]:
     if cache is not None:
         names.update({r.id: r.name for r in cache.records()})
     return names
+
+
+@hookimpl
+def relaygate_config_sections() -> dict[str, Spec]:
+    return {"admin": AdminConfig}
 
 
 @hookimpl

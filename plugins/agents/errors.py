@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from plugins.agents.config import AgentsConfig
 from plugins.agents.detect import CODING_AGENTS
 from proxy.context import AGENT_KIND
 from proxy.errors import AuthenticationFailed, GatewayError, LimitExceeded
 
 if TYPE_CHECKING:
-    from proxy.config import AgentsConfig
     from proxy.context import RequestContext
 
 DEFAULT_REFUSAL_STATUS: dict[str, int] = {"claude_code": 403, "codex": 400, "gemini_cli": 403, "opencode": 403}
@@ -57,4 +57,4 @@ def agent_error_mapper(ctx: RequestContext, err: GatewayError) -> GatewayError:
     agent = ctx.stash.get(AGENT_KIND)
     if not agent:
         return err
-    return refusal_for_agent(agent, err, ctx.gateway.settings.agents)
+    return refusal_for_agent(agent, err, ctx.gateway.settings.section(AgentsConfig))

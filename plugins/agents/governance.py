@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from plugins.anthropic import betas
+from plugins.agents.config import AgentsConfig
 from plugins.agents.detect import agent_kind, session_id
 from plugins.agents.errors import agent_error_mapper
 from plugins.agents.sessions import AgentLimiter
@@ -31,6 +32,7 @@ from proxy.stash import StashKey
 if TYPE_CHECKING:
     from proxy.context import Principal, RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
+    from proxy.sections import Spec
     from proxy.surfaces import RouteTable
 
 
@@ -53,6 +55,11 @@ def _state(gateway: Gateway) -> AgentState:
 
 
 @hookimpl
+def relaygate_config_sections() -> dict[str, Spec]:
+    return {"agents": AgentsConfig}
+
+
+@hookimpl
 def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
     mappers = gateway.stash.setdefault(ERROR_MAPPERS, [])
     if agent_error_mapper not in mappers:
@@ -68,11 +75,12 @@ def relaygate_config_loaded(gateway: Gateway) -> None:
         (k.key_sha256.lower() if k.key_sha256 else digest(k.key.get_secret_value())): k.name  # type: ignore[union-attr]
         for k in settings.keys if k.disabled}
     state.betas = {name: betas.policy_of(cfg.options, name) for name, cfg in settings.providers.items()}
+    config = settings.section(AgentsConfig)
     if state.limiter is None:
-        state.limiter = AgentLimiter(settings.agents)
+        state.limiter = AgentLimiter(config)
     else:                                   # a reload keeps what sessions have used so far
-        state.limiter.rules = list(settings.agents.limits)
-        state.limiter.idle = settings.agents.session_idle_seconds
+        state.limiter.rules = list(config.limits)
+        state.limiter.idle = config.session_idle_seconds
 
 
 @hookimpl(tryfirst=True)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from proxy.config import AgentLimitRule, AgentsConfig
+from plugins.agents.config import AgentLimitRule, AgentsConfig
 from proxy.errors import LimitExceeded
 
 DAY = 86400.0

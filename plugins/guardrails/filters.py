@@ -19,15 +19,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from plugins.guardrails.config import GuardrailRule
 from plugins.guardrails.detectors import DESCRIPTIONS, Matcher, expand, keyword_detector
 from proxy import hookimpl
 from proxy.errors import RequestRejected
 from proxy.stash import StashKey
 
 if TYPE_CHECKING:
-    from proxy.config import EndpointConfig, GuardrailRule, Settings
+    from proxy.config import EndpointConfig, Settings
     from proxy.context import RequestContext
     from proxy.gateway import Gateway
+    from proxy.sections import Spec
 
 INPUT_KEYS = frozenset({"messages", "input", "prompt", "system", "contents", "instructions",
                         "systemInstruction", "system_instruction"})
@@ -72,8 +74,8 @@ def rules_for(gateway: Gateway, settings: Settings, endpoint: EndpointConfig) ->
     key = (id(settings), endpoint.name)
     found = cache.get(key)
     if found is None:
-        merged = {r.name: r for r in settings.guardrails}
-        merged.update({r.name: r for r in endpoint.guardrails})
+        merged = {r.name: r for r in settings.guardrails}  # type: ignore[attr-defined]
+        merged.update({r.name: r for r in endpoint.guardrails})  # type: ignore[attr-defined]
         found = cache[key] = [c for r in merged.values() if (c := compile_rule(r)) is not None]
     return found
 
@@ -130,6 +132,16 @@ def apply(rules: list[CompiledRule], body: dict[str, Any], top_keys: frozenset[s
 
 def _settings(ctx: RequestContext) -> Settings:
     return ctx.gateway.settings
+
+
+@hookimpl
+def relaygate_config_sections() -> dict[str, Spec]:
+    return {"guardrails": (list[GuardrailRule], [])}       # for every endpoint
+
+
+@hookimpl
+def relaygate_endpoint_fields() -> dict[str, Spec]:
+    return {"guardrails": (list[GuardrailRule], [])}       # added to the top-level ones (same name: this wins)
 
 
 @hookimpl

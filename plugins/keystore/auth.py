@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from plugins.auth.keys import KEY_TABLE, presented_digests
+from plugins.keystore.config import KeyStoreConfig
 from plugins.keystore.store import KeyCache, make_key_store
 from proxy import hookimpl
 from proxy.errors import AuthenticationFailed
@@ -21,6 +22,7 @@ from proxy.stash import StashKey
 if TYPE_CHECKING:
     from proxy.context import Principal, RequestContext
     from proxy.gateway import Gateway
+    from proxy.sections import Spec
 
 #: the key store's in-memory cache, open from start-up to shutdown
 KEY_CACHE: StashKey[KeyCache] = StashKey("keystore.cache")
@@ -34,10 +36,15 @@ def key_cache(gateway: Gateway) -> KeyCache:
 
 
 @hookimpl
+def relaygate_config_sections() -> dict[str, Spec]:
+    return {"storage.keys": KeyStoreConfig}
+
+
+@hookimpl
 async def relaygate_startup(gateway: Gateway) -> None:
     store = make_key_store(gateway.settings)
     await store.open()
-    cache = KeyCache(store, gateway.settings.storage.keys.refresh_seconds)
+    cache = KeyCache(store, gateway.settings.section(KeyStoreConfig).refresh_seconds)
     await cache.start()
     gateway.stash[KEY_CACHE] = cache
     gateway.stash.setdefault(HEALTH_CHECKS, {})["keys"] = cache.healthy

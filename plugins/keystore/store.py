@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from plugins.keystore.config import KeyStoreConfig
 from plugins.keystore.records import KeyRecord, digest
+from plugins.metering.config import LedgerConfig
 
 if TYPE_CHECKING:
     from proxy.config import Settings
@@ -37,10 +39,10 @@ class KeyStore(Protocol):
 
 
 def keys_path(settings: Settings) -> str:
-    cfg = settings.storage.keys
+    cfg = settings.section(KeyStoreConfig)
     if cfg.path:
         return cfg.path
-    ledger = settings.storage.ledger.path
+    ledger = settings.section(LedgerConfig).path
     if ledger == ":memory:":
         return ":memory:"
     p = Path(ledger)
@@ -48,7 +50,7 @@ def keys_path(settings: Settings) -> str:
 
 
 def make_key_store(settings: Settings) -> KeyStore:
-    cfg, ledger = settings.storage.keys, settings.storage.ledger
+    cfg, ledger = settings.section(KeyStoreConfig), settings.section(LedgerConfig)
     backend = cfg.backend or ledger.backend
     if backend == "postgres":
         from plugins.keystore.postgres_backend import PostgresKeyStore

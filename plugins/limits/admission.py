@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from plugins.limits.config import LimitsConfig
 from plugins.limits.rules import Budget, Limit, Plan, Rules
 from plugins.limits.windows import LimiterBackend, MemoryBackend, Settlement
 from plugins.metrics.prometheus import METRICS
@@ -33,9 +34,9 @@ from proxy.gateway import HEALTH_CHECKS
 from proxy.stash import StashKey
 
 if TYPE_CHECKING:
-    from proxy.config import LimitsConfig
     from proxy.context import RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
+    from proxy.sections import Spec
 
 log = logging.getLogger("relaygate.limits")
 
@@ -97,8 +98,13 @@ def _same_backend(a: LimitsConfig, b: LimitsConfig) -> bool:
 
 
 @hookimpl
+def relaygate_config_sections() -> dict[str, Spec]:
+    return {"limits": LimitsConfig}
+
+
+@hookimpl
 async def relaygate_config_loaded(gateway: Gateway) -> None:
-    config = gateway.settings.limits
+    config = gateway.settings.section(LimitsConfig)
     old = gateway.stash.get(LIMITER)
     if old is not None and _same_backend(old.config, config):
         backend = old.backend                 # keep the windows across a reload

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from proxy.config import BudgetRule, LimitRule, LimitsConfig
+    from plugins.limits.config import BudgetRule, LimitRule, LimitsConfig
     from proxy.context import Principal
 
 WINDOW_SECONDS = 60.0

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from plugins.metering.config import LedgerConfig
 from plugins.metering.spool import Spool, load
 from plugins.metering.sqlite_store import SqliteStore
 from proxy import hookimpl
@@ -32,6 +33,7 @@ from proxy.stash import StashKey
 if TYPE_CHECKING:
     from proxy.context import RequestContext, UsageRecord
     from proxy.gateway import Gateway
+    from proxy.sections import Spec
 
 log = logging.getLogger("relaygate.ledger")
 RETENTION_INTERVAL = 3600.0           # seconds between retention deletes
@@ -213,7 +215,7 @@ RETENTION_TASK: StashKey[asyncio.Task[None]] = StashKey("ledger.retention_task")
 
 
 def make_store(gateway: Gateway) -> Store:
-    cfg = gateway.settings.storage.ledger
+    cfg = gateway.settings.section(LedgerConfig)
     if cfg.backend == "postgres":
         from plugins.metering.postgres_store import PostgresStore
         assert cfg.postgres_dsn is not None
@@ -225,7 +227,7 @@ def make_store(gateway: Gateway) -> Store:
 async def apply_retention(gateway: Gateway) -> int:
     """Delete ledger and payload rows older than ``retention_days``; returns ledger rows deleted."""
     writer = gateway.stash.get(LEDGER)
-    days = gateway.settings.storage.ledger.retention_days
+    days = gateway.settings.section(LedgerConfig).retention_days
     if writer is None or days is None:
         return 0
     deleted = await writer.store.delete_before(time.time() - days * 86400)
@@ -244,8 +246,13 @@ async def _retention_loop(gateway: Gateway) -> None:
 
 
 @hookimpl
+def relaygate_config_sections() -> dict[str, Spec]:
+    return {"storage.ledger": LedgerConfig}
+
+
+@hookimpl
 async def relaygate_startup(gateway: Gateway) -> None:
-    cfg = gateway.settings.storage.ledger
+    cfg = gateway.settings.section(LedgerConfig)
     store = make_store(gateway)
     spool_dir = cfg.spool_dir or cfg.path + ".spool"
     opts = dict(max_pending=cfg.max_pending_rows, retry_seconds=cfg.spool_retry_seconds,

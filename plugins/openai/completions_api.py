@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
 
 from proxy.checks import boolean, int_at_least, is_int, number_in, object_field, one_of, stop_sequences
 from plugins.openai.chat_api import OpenAIStyleApi
@@ -22,6 +23,7 @@ from proxy.errors import RequestRejected
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
+    from proxy.sections import Spec
 
 MAX_PROMPTS = 2048
 
@@ -87,6 +89,11 @@ class OpenAICompletions(OpenAIStyleApi):
 @hookimpl
 def relaygate_register_apis(registry: ApiRegistry) -> None:
     registry.add(OpenAICompletions())
+
+
+@hookimpl
+def relaygate_endpoint_fields() -> dict[str, Spec]:
+    return {"max_n": (int, Field(1 << 30, ge=1))}      # most choices (n) per prompt
 
 
 @hookimpl

@@ -19,9 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 import orjson
+from pydantic import Field
 
+from plugins.metering.config import LedgerConfig
 from plugins.sqlite_files import open_sqlite
 from proxy import hookimpl
+from proxy.config import ConfigModel
 from proxy.errors import RequestRejected
 from proxy.stash import StashKey
 from proxy.upstream import TRANSLATED_RESPONSE
@@ -29,9 +32,18 @@ from proxy.upstream import TRANSLATED_RESPONSE
 if TYPE_CHECKING:
     from proxy.context import RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
+    from proxy.sections import Spec
 
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS responses (id TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
            "created REAL NOT NULL, items BLOB NOT NULL)")
+
+
+class ResponsesStoreConfig(ConfigModel):
+    """``storage.responses``: conversations kept so ``previous_response_id`` works on translated endpoints."""
+
+    path: str | None = Field(None, description="SQLite file; default: relaygate-responses.db beside the ledger")
+    retention_days: float = Field(30, gt=0)
+    max_items: int = Field(2000, ge=1, description="most input+output items kept per response")
 
 
 class ResponseStore:
@@ -90,9 +102,15 @@ def as_items(value: Any) -> list[dict[str, Any]]:
 
 
 @hookimpl
+def relaygate_config_sections() -> dict[str, Spec]:
+    return {"storage.responses": ResponsesStoreConfig}
+
+
+@hookimpl
 async def relaygate_startup(gateway: Gateway) -> None:
-    cfg = gateway.settings.storage.responses
-    path = cfg.path or str(Path(gateway.settings.storage.ledger.path).with_name("relaygate-responses.db"))
+    cfg = gateway.settings.section(ResponsesStoreConfig)
+    ledger = gateway.settings.section(LedgerConfig)
+    path = cfg.path or str(Path(ledger.path).with_name("relaygate-responses.db"))
     store = ResponseStore(path, cfg.retention_days, cfg.max_items)
     await store.open()
     gateway.stash[RESPONSE_STORE] = store

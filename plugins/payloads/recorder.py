@@ -14,6 +14,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from plugins.metering.ledger import PAYLOAD_WRITER
+from plugins.payloads.config import PayloadLoggingConfig
 from plugins.payloads.redact import render
 from proxy import hookimpl
 from proxy.stash import StashKey
@@ -22,8 +23,8 @@ from proxy.upstream import RESPONSE_CAPTURE
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from proxy.config import PayloadLoggingConfig
     from proxy.context import RequestContext, UsageRecord
+    from proxy.sections import Spec
 
 _MARGIN = 4096
 #: the endpoint's payload logging settings, for a sampled request
@@ -64,6 +65,11 @@ def row(record: UsageRecord, body: Any, response: bytes, cut: bool, cfg: Payload
     response_text, response_cut = render(response, paths, patterns, cfg.max_bytes, already_cut=cut)
     return (record.request_id, record.attempt, record.started_wall, record.endpoint, record.key_id,
             int(record.stream), request_text, response_text, int(request_cut), int(response_cut))
+
+
+@hookimpl
+def relaygate_endpoint_fields() -> dict[str, Spec]:
+    return {"payload_logging": PayloadLoggingConfig}
 
 
 @hookimpl

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from plugins.keystore.records import iso, parse_time
+from plugins.metering.config import LedgerConfig
 
 if TYPE_CHECKING:
     from proxy.config import Settings
@@ -125,7 +126,7 @@ async def _postgres_rows(dsn: str, q: ReportQuery, schema: str) -> list[dict[str
 
 async def usage_report(settings: Settings, q: ReportQuery) -> list[dict[str, Any]]:
     """Rows of the report, each with the dimensions of ``q.by`` and every measure."""
-    cfg = settings.storage.ledger
+    cfg = settings.section(LedgerConfig)
     if cfg.backend == "postgres":
         if cfg.postgres_dsn is None:
             raise ValueError("storage.ledger: the postgres backend needs postgres_dsn")

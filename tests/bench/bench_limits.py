@@ -25,7 +25,7 @@ from plugins.openai.chat_api import OpenAIChat  # noqa: E402
 from plugins.limits import admission  # noqa: E402
 from plugins.limits.rules import Rules  # noqa: E402
 from plugins.limits.windows import MemoryBackend  # noqa: E402
-from proxy.config import LimitsConfig  # noqa: E402
+from plugins.limits.config import LimitsConfig  # noqa: E402
 from proxy.context import Principal  # noqa: E402
 from proxy.usage import Usage  # noqa: E402
 from proxy.stash import Stash  # noqa: E402

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from plugins.limits.rules import Budget, Rules
-from proxy.config import ConfigError, LimitsConfig, parse_settings
+from plugins.limits.config import LimitsConfig
+from proxy.config import ConfigError, parse_settings
 from proxy.context import Principal
 
 ALICE = Principal(key_id="alice-key", owner="alice", team="ml")
