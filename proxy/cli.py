@@ -1,4 +1,8 @@
-"""The ``relaygate`` command: serve, check-config."""
+"""The ``relaygate`` command: serve and check-config, plus what plugins add.
+
+Plugins add sub-commands through ``relaygate_add_commands``, so the plugin
+manager (built-ins and entry points) is built before the arguments are parsed.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,14 @@ import logging
 import os
 import sys
 
+import pluggy
+
 from proxy.config import ConfigError, Settings, load_settings
 from proxy.logs import configure_logging
-from proxy.zeroconf import settings_from_env
+from proxy.plugins import make_plugin_manager
+from proxy.zeroconf import settings_from_file_or_env
 
 log = logging.getLogger("relaygate")
-
-
-def _settings(path: str | None) -> Settings:
-    path = path or os.environ.get("RELAYGATE_CONFIG")
-    if path:
-        return load_settings(path)
-    return settings_from_env(dict(os.environ))
 
 
 def _apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -30,7 +30,7 @@ def _apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     from proxy.serve import serve
     try:
-        settings = _apply_flags(_settings(args.config), args)
+        settings = _apply_flags(settings_from_file_or_env(args.config), args)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -50,7 +50,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relaygate", description="Relaygate AI gateway")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the gateway (zero-config from the environment without --config)")
@@ -62,12 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file without starting")
     check.add_argument("file")
     check.set_defaults(func=cmd_check_config)
-    from plugins.keystore.cli import add_commands as add_key_commands
-    from plugins.reports.cli import add_commands as add_usage_commands
-    from plugins.agents.agent_env import add_commands as add_agent_commands
-    add_key_commands(sub)
-    add_usage_commands(sub)
-    add_agent_commands(sub)
+    (pm or make_plugin_manager()).hook.relaygate_add_commands(commands=sub)
     return parser
 
 

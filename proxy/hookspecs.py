@@ -2,6 +2,7 @@
 
 Declarations, before anything runs (plain functions, no I/O)::
 
+    relaygate_add_commands               while the command line is built
     relaygate_config_sections, relaygate_endpoint_fields
                                          while a configuration is validated
 
@@ -32,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 from proxy import hookspec
 
 if TYPE_CHECKING:
+    import argparse
+
     from proxy.apis import ApiRegistry
     from proxy.context import Principal, RequestContext, Route, UsageRecord
     from proxy.exchange import ExchangeRegistry
@@ -40,7 +43,24 @@ if TYPE_CHECKING:
     from proxy.sections import Spec
     from proxy.surfaces import RouteTable
 
-# -- configuration ------------------------------------------------------------
+# -- command line and configuration ---------------------------------------------
+
+
+@hookspec
+def relaygate_add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add sub-commands to the ``relaygate`` command line. Plain function.
+
+    *commands* is the parser's sub-parsers object: ``p = commands.add_parser("usage",
+    help=...)``, then ``p.add_argument(...)`` and ``p.set_defaults(func=run)``, where
+    ``run(args)`` returns the exit status. A name another plugin (or the core: serve,
+    check-config) already took is an error.
+
+    Called while the parser is built, before the arguments are read, so only built-in
+    plugins and those installed under the ``relaygate`` entry-point group add
+    commands; the config's ``plugins:`` list is not known yet. A command that needs
+    the configuration takes ``--config`` and loads it with
+    :func:`proxy.zeroconf.settings_from_file_or_env`.
+    """
 
 
 @hookspec

@@ -41,6 +41,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.metrics.prometheus",
     "plugins.health",
     "plugins.logs.access",
+    # command-line only (relaygate keys / usage / agent-env)
+    "plugins.keystore.cli",
+    "plugins.reports.cli",
+    "plugins.agents.agent_env",
 )
 
 

@@ -2,14 +2,17 @@
 
 A provider is configured when its key or base-URL variable is set; each one
 becomes a wildcard endpoint ``<provider>/*`` so ``openai/gpt-4o-mini`` routes
-to model ``gpt-4o-mini`` of the ``openai`` provider.
+to model ``gpt-4o-mini`` of the ``openai`` provider. Commands without a config
+file (``relaygate serve``, plugin commands) fall back to it:
+:func:`settings_from_file_or_env`.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from proxy.config import Settings, validate_settings
+from proxy.config import Settings, load_settings, validate_settings
 
 # (provider name, type, key variables, base-URL variable, default base URL)
 _PROVIDERS: tuple[tuple[str, str, tuple[str, ...], str, str], ...] = (
@@ -37,3 +40,12 @@ def settings_from_env(env: dict[str, str]) -> Settings:
     if env.get("RELAYGATE_LEDGER_PATH"):
         data["storage"] = {"ledger": {"path": env["RELAYGATE_LEDGER_PATH"]}}
     return validate_settings(data).model_copy(update={"source": "environment (zero-config)"})
+
+
+def settings_from_file_or_env(path: str | None = None) -> Settings:
+    """The settings a command runs with: the file *path*, else ``$RELAYGATE_CONFIG``, else
+    zero-config from the environment."""
+    path = path or os.environ.get("RELAYGATE_CONFIG")
+    if path:
+        return load_settings(path)
+    return settings_from_env(dict(os.environ))

@@ -17,6 +17,8 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 
+from proxy import hookimpl
+
 AGENTS = ("claude", "codex", "gemini", "opencode")
 KEY_PLACEHOLDER = "<your-relaygate-key>"
 KEY_ENV = "RELAYGATE_API_KEY"
@@ -151,8 +153,10 @@ def cmd_agent_env(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("agent-env", help="print the environment/config a coding agent needs to use the gateway")
+@hookimpl
+def relaygate_add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``relaygate agent-env ...``."""
+    p = commands.add_parser("agent-env", help="print the environment/config a coding agent needs to use the gateway")
     p.add_argument("agent", choices=AGENTS)
     p.add_argument("--url", help="the gateway's base URL (default: $RELAYGATE_URL or http://127.0.0.1:8080)")
     p.add_argument("--key", help=f"your gateway key (default: ${KEY_ENV})")

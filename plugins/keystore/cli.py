@@ -13,28 +13,20 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from plugins.keystore.records import OWNER_KINDS, KeyRecord, new_key, parse_duration, parse_time
 from plugins.keystore.store import KeyStore, make_key_store
-
-if TYPE_CHECKING:
-    from proxy.config import Settings
-
-
-def load_cli_settings(path: str | None) -> Settings:
-    from proxy.cli import _settings
-
-    return _settings(path)
+from proxy import hookimpl
+from proxy.config import ConfigError
+from proxy.zeroconf import settings_from_file_or_env
 
 
 def _with_store(args: argparse.Namespace, action: Callable[[KeyStore], Awaitable[int]]) -> int:
-    from proxy.config import ConfigError
-
     try:
-        store = make_key_store(load_cli_settings(args.config))
+        store = make_key_store(settings_from_file_or_env(args.config))
     except (ConfigError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -143,9 +135,10 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return _one(args, lambda store: store.expire(args.id, at))
 
 
-def add_commands(sub: Any) -> None:
-    """Register ``keys ...`` on the ``relaygate`` argument parser's subparsers."""
-    keys = sub.add_parser("keys", help="create, list, show, revoke and expire gateway keys in the key store")
+@hookimpl
+def relaygate_add_commands(commands: Any) -> None:
+    """``relaygate keys ...``."""
+    keys = commands.add_parser("keys", help="create, list, show, revoke and expire gateway keys in the key store")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
 
     def common(p: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json")) -> None:

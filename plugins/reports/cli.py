@@ -8,6 +8,9 @@ import sys
 from typing import Any
 
 from plugins.reports.usage import DIMENSIONS, FORMATS, ReportQuery, render, usage_report
+from proxy import hookimpl
+from proxy.config import ConfigError
+from proxy.zeroconf import settings_from_file_or_env
 
 
 async def _key_names(settings: Any) -> dict[str, str]:
@@ -28,11 +31,8 @@ async def _key_names(settings: Any) -> dict[str, str]:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
-    from plugins.keystore.cli import load_cli_settings
-    from proxy.config import ConfigError
-
     try:
-        settings = load_cli_settings(args.config)
+        settings = settings_from_file_or_env(args.config)
         query = ReportQuery.parse(args.by, args.since, args.until)
     except (ConfigError, ValueError) as exc:
         print(exc, file=sys.stderr)
@@ -51,9 +51,10 @@ def cmd_usage(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: Any) -> None:
-    """Register ``usage`` on the ``relaygate`` argument parser's subparsers."""
-    p = sub.add_parser("usage", help="usage totals from the ledger, grouped")
+@hookimpl
+def relaygate_add_commands(commands: Any) -> None:
+    """``relaygate usage``."""
+    p = commands.add_parser("usage", help="usage totals from the ledger, grouped")
     p.add_argument("--config", "-c", help="YAML configuration file (default: $RELAYGATE_CONFIG or zero-config)")
     p.add_argument("--by", default="key",
                    help=f"group by one or more (comma-separated) of: {', '.join(DIMENSIONS)} (default: key)")

@@ -1,4 +1,4 @@
-"""Plugins declare their config sections and endpoint fields through hooks."""
+"""Plugins declare their config sections, endpoint fields and commands through hooks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pydantic import Field
 from plugins.limits.config import LimitsConfig
 from plugins.metering.config import LedgerConfig
 from proxy import hookimpl
+from proxy.cli import build_parser, main
 from proxy.config import ConfigError, ConfigModel, Settings, parse_settings
+from proxy.plugins import make_plugin_manager
 
 
 class QuotaConfig(ConfigModel):
@@ -89,3 +91,20 @@ def test_a_plugin_listed_but_missing_is_a_config_error():
     with pytest.raises(ConfigError, match="no_such_plugin_module"):
         parse_settings("plugins: [no_such_plugin_module]\n", "m.yaml", {})
 
+
+def test_plugins_add_commands(monkeypatch, capsys):
+    module = types.ModuleType("rg_hello")
+
+    @hookimpl
+    def relaygate_add_commands(commands):
+        commands.add_parser("hello").set_defaults(func=lambda args: print("hi") or 3)
+
+    module.relaygate_add_commands = relaygate_add_commands
+    monkeypatch.setitem(sys.modules, "rg_hello", module)
+    pm = make_plugin_manager(["rg_hello"], entry_points=False)
+    args = build_parser(pm).parse_args(["hello"])
+    assert args.func(args) == 3 and capsys.readouterr().out == "hi\n"
+    built_in = build_parser()._subparsers._group_actions[0].choices      # type: ignore[union-attr]
+    assert {"serve", "check-config", "keys", "usage", "agent-env"} <= set(built_in)
+    assert main(["agent-env", "claude", "--key", "k", "--part", "env"]) == 0
+    assert "ANTHROPIC_AUTH_TOKEN=k" in capsys.readouterr().out
