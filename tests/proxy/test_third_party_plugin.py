@@ -35,6 +35,8 @@ async def test_an_installed_plugin_adds_its_stage_and_labels_ledger_rows(install
     port, ledger = free_port(), tmp_path / "ledger.db"
     config = tmp_path / "relaygate.yaml"
     write_config(config, fake_openai.base_url, port, ledger)
+    # the plugin's own section: only valid because the installed plugin declares it
+    config.write_text(config.read_text() + "tenant_tag:\n  header: x-tenant\n")
     server = Server(config, port, env={"PYTHONPATH": f"{Path(__file__).resolve().parents[2]}:{installed_plugin}"})
     await server.start()
     try:
@@ -57,3 +59,12 @@ async def test_an_installed_plugin_adds_its_stage_and_labels_ledger_rows(install
     rows = sorted(ledger_rows(ledger), key=lambda r: r["ts"])
     assert [r["labels"] for r in rows] == ['{"tenant":"acme-eu"}', ""]
     assert len(fake_openai.requests) == 2                  # the refused request never reached the provider
+
+
+async def test_without_the_plugin_its_section_is_an_error(tmp_path) -> None:
+    config = tmp_path / "relaygate.yaml"
+    write_config(config, "http://127.0.0.1:9/v1", free_port(), tmp_path / "ledger.db")
+    config.write_text(config.read_text() + "tenant_tag:\n  header: x-tenant\n")
+    proc = subprocess.run([sys.executable, "-m", "proxy", "check-config", str(config)], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 2 and "tenant_tag" in proc.stderr
