@@ -22,6 +22,7 @@ from proxy.context import Route
 from proxy.errors import RequestRejected, UnknownEndpoint
 from proxy.exchange import Exchange, ExchangeRegistry
 from proxy.hooks import Hooks
+from proxy.hygiene import check_model_id
 from proxy.providers import Provider, ProviderRegistry
 from proxy.stash import Stash, StashKey
 from proxy.surfaces import RouteTable
@@ -121,6 +122,12 @@ class Gateway:
                 wild.append((name[:-1], ep))
             else:
                 exact[name] = ep
+            for i, sm in enumerate(ep.served_models):
+                if "*" not in sm.model:            # a wildcard's model is checked per request
+                    try:
+                        check_model_id(providers[sm.provider], sm.model)
+                    except RequestRejected as exc:
+                        raise ValueError(f"endpoints.{name}.served_models.{i}.model: {exc.message}") from None
         wild.sort(key=lambda pw: -len(pw[0]))
         return Runtime(settings, providers, exact, wild)
 
@@ -145,6 +152,8 @@ class Gateway:
     def _route(self, rt: Runtime, ep: EndpointConfig, sm: Any, captured: str | None, client_api: str) -> Route:
         provider = rt.providers[sm.provider]
         model = sm.model.replace("*", captured) if captured is not None else sm.model
+        if captured is not None:
+            check_model_id(provider, model)          # the client chose it: 400 before any provider call
         if provider.speaks(client_api):
             return Route(ep, sm, provider, model, client_api, client_api, self.identity(client_api))
         for provider_api in sorted(provider.apis):

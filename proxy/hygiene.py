@@ -7,10 +7,14 @@ checks are the last line that holds even if a provider plugin gets it wrong:
   never forwarded, in either direction;
 - a credential the client presented (``Authorization``, ``x-api-key``,
   ``x-goog-api-key``, ``api-key``, ``?key=``) never leaves upstream;
+- a model id that goes into a URL path (Gemini, Vertex, Azure deployments) must
+  match :data:`URL_MODEL_ID` and is percent-encoded as one segment, so ``?``,
+  ``#``, ``/``, ``..``, ``%``, whitespace and control characters never reach a URL;
 - the upstream URL must lie below the provider's configured base URL, without
-  dot segments, encoded slashes or dots, backslashes or fragments that a model
-  name or path parameter could smuggle in (the host is fixed by the base URL,
-  so an ``@`` in the path is harmless: Vertex model versions use it);
+  dot segments, encoded slashes or dots, backslashes, fragments, whitespace or
+  control characters, and carry only the query parameters its provider declares
+  (the host is fixed by the base URL, so an ``@`` in the path is harmless: Vertex
+  model versions use it);
 - ``X-Forwarded-For`` is believed only from ``server.trusted_proxies``.
 """
 
@@ -21,6 +25,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, quote
 
 from proxy.errors import RequestRejected
 
@@ -35,7 +40,13 @@ HOP_BY_HOP = frozenset({
 })
 _HOP_OR_CONNECTION = HOP_BY_HOP | {"connection"}
 _CLIENT_KEY_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization")
-_BAD_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|%2e|%2f|%5c|\\|#|\s", re.IGNORECASE)
+_BAD_PATH = re.compile(r"(^|/)\.{1,2}(/|$)|%2e|%2f|%5c", re.IGNORECASE)
+#: anything but printable ASCII, a fragment or a backslash, anywhere after the base URL
+_BAD_CHARS = re.compile(r"[^\x21-\x7e]|[#\\]")
+
+#: a provider model id that may stand in a URL path segment: letters, digits, '.', '_', '-' and '@'
+#: (Vertex versions), starting with a letter or digit, at most 128 characters, never '..'
+URL_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
 
 
 def strip_hop_by_hop(headers: Mapping[str, str]) -> dict[str, str]:
@@ -74,15 +85,42 @@ def scrub_client_credentials(ureq: UpstreamRequest, request: web.Request) -> Non
         raise RequestRejected("the request would forward a client credential upstream")
 
 
+def check_model_id(provider: Provider, model: str) -> None:
+    """Refuse (400 naming ``model``) a model id its provider would put into a URL path unless it
+    matches the provider's grammar; a provider that sends the model only in the body takes any."""
+    pattern = provider.model_id_pattern
+    if pattern is None or (pattern.fullmatch(model) and ".." not in model):
+        return
+    shown = repr(model[:80]) + ("..." if len(model) > 80 else "")
+    raise RequestRejected(
+        f"model {shown} is not a valid model id for provider {provider.name!r} ({provider.kind}): it goes "
+        "into the upstream path, so it may hold only letters, digits, '.', '_', '-' and '@' (not '..'), "
+        "at most 128 characters", param="model")
+
+
+def path_segment(value: str) -> str:
+    """*value* percent-encoded as one URL path segment ('/' too). Valid model ids need no encoding:
+    this holds even if a provider plugin forgets :func:`check_model_id`."""
+    return quote(value, safe="@")
+
+
 def check_upstream_url(provider: Provider, url: str) -> None:
-    """The URL must be the provider's base URL plus a clean path (raise RequestRejected)."""
+    """The URL must be the provider's base URL plus a clean path and only the query parameters the
+    provider declares (raise RequestRejected)."""
     base = provider.base_url
     if not url.startswith(base) or (len(url) > len(base) and url[len(base)] not in "/?"):
         raise RequestRejected(f"provider {provider.name!r}: the upstream URL left its configured base URL")
     rest = url[len(base):]
-    if _BAD_PATH.search(rest.partition("?")[0]):
+    path, _, query = rest.partition("?")
+    if _BAD_PATH.search(path) or _BAD_CHARS.search(rest):
         raise RequestRejected("the model or a path parameter contains characters that would change the "
-                              "upstream path (dot segments, encoded dots or slashes, backslashes or '#')", param="model")
+                              "upstream path (dot segments, encoded dots or slashes, backslashes, '#', "
+                              "whitespace or control characters)", param="model")
+    keys = [k for k, _ in parse_qsl(query, keep_blank_values=True)]
+    if len(set(keys)) != len(keys) or not provider.query_keys.issuperset(keys):
+        raise RequestRejected(f"provider {provider.name!r}: the upstream URL would carry query parameters "
+                              "the provider does not use (the model or a path parameter is malformed)",
+                              param="model")
 
 
 @lru_cache(maxsize=64)

@@ -8,9 +8,10 @@ those types. A :class:`Provider` turns (wire API, model, body) into an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -38,6 +39,11 @@ class Provider:
     apis: frozenset[str] = frozenset()
     kind: str = ""
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: the grammar of a model id this provider puts into its URL path (see proxy.hygiene.check_model_id);
+    #: None: the model goes only in the body, any string is safe
+    model_id_pattern: ClassVar[re.Pattern[str] | None] = None
+    #: the query parameters this provider's URLs may carry (anything else is refused before sending)
+    query_keys: ClassVar[frozenset[str]] = frozenset()
 
     def __post_init__(self) -> None:
         self.base_url = (self.config.base_url or self.default_base_url()).rstrip("/")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from proxy import hookimpl
+from proxy.hygiene import URL_MODEL_ID, path_segment
 from proxy.providers import Provider, ProviderRegistry, UpstreamRequest, json_body
 
 #: wire API -> Gemini method (the stream variant is chosen by the stream flag)
@@ -43,6 +44,9 @@ def with_model(api: str, body: dict[str, Any], resource: str) -> dict[str, Any]:
 
 class GoogleProvider(Provider):
     """What the Gemini API and Vertex AI share: the method URLs and body rewriting."""
+
+    model_id_pattern = URL_MODEL_ID          # the model is a path segment, before ":<method>"
+    query_keys = frozenset({"alt"})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -81,7 +85,7 @@ class GeminiProvider(GoogleProvider):
         return self._auth
 
     def model_path(self, model: str) -> str:
-        return f"/v1beta/models/{model}"
+        return f"/v1beta/models/{path_segment(model)}"
 
 
 @hookimpl

@@ -14,6 +14,7 @@ import json
 from plugins.gemini.provider import GoogleProvider
 from plugins.gemini.google_tokens import AccessTokens, load_credentials
 from proxy import hookimpl
+from proxy.hygiene import path_segment
 from proxy.providers import ProviderRegistry
 
 DEFAULT_LOCATION = "us-central1"
@@ -52,7 +53,9 @@ class VertexProvider(GoogleProvider):
         return f"projects/{self.project}/locations/{self.location}/publishers/google/models/{model}"
 
     def model_path(self, model: str) -> str:
-        return "/v1/" + self.model_resource(model)
+        seg = path_segment
+        return (f"/v1/projects/{seg(self.project)}/locations/{seg(self.location)}"
+                f"/publishers/google/models/{seg(model)}")
 
     async def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.tokens.token()}"}

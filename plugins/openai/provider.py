@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from plugins.unified.reference_params import strip_reference_params
 from proxy import hookimpl
 from proxy.config import ProviderConfig
+from proxy.hygiene import URL_MODEL_ID, path_segment
 from proxy.providers import Provider, ProviderRegistry, UpstreamRequest, json_body
 
 #: wire API -> path below the provider's base URL
@@ -59,6 +61,9 @@ class OpenAICompatibleProvider(OpenAIProvider):
 class AzureOpenAIProvider(OpenAIProvider):
     """Azure OpenAI: deployment-scoped URLs, ``api-key`` header, ``api-version`` query."""
 
+    model_id_pattern = URL_MODEL_ID          # the model is the deployment name, in the path
+    query_keys = frozenset({"api-version"})
+
     def __post_init__(self) -> None:
         super().__post_init__()
         self.kind = "azure_openai"
@@ -73,7 +78,8 @@ class AzureOpenAIProvider(OpenAIProvider):
     def url(self, api: str, model: str) -> str:
         if api == "openai.responses":
             return f"{self.base_url}/openai/v1/responses"
-        return f"{self.base_url}/openai/deployments/{model}{PATHS[api]}?api-version={self._version}"
+        return (f"{self.base_url}/openai/deployments/{path_segment(model)}{PATHS[api]}?"
+                + urlencode({"api-version": self._version}))
 
 
 def _factory(cls: type[OpenAIProvider]) -> Any:

@@ -65,7 +65,8 @@ class Behavior:
     verbatim with ``content_type``), ``headers`` (extra response headers).
 
     Matching: ``times`` requests (``None`` = forever), only requests whose path
-    contains ``match`` (if set).
+    contains ``match`` and whose raw body contains ``match_body`` (if set), e.g.
+    ``Behavior(status=500, times=None, match_body='"model":"bad"')`` fails one model only.
     """
     status: int = 200
     error_type: str | None = None
@@ -96,6 +97,7 @@ class Behavior:
     content_type: str = "application/json"
     times: int | None = 1
     match: str | None = None
+    match_body: str | None = None
 
     # ---- helpers used by the provider fakes
     def get_usage(self) -> Usage:

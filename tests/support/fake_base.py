@@ -58,6 +58,7 @@ class RecordedRequest:
     disconnect_stage: str | None = None         # "headers" | "stream"
     events_sent: int = 0
     ts: float = field(default_factory=time.time)
+    raw_path: str = ""                           # as sent, percent-escapes and query included
 
     @property
     def bearer(self) -> str | None:
@@ -179,9 +180,9 @@ class FakeUpstream:
         self._queue.clear()
         self.default = Behavior(times=None)
 
-    def _next_behavior(self, path: str) -> Behavior:
+    def _next_behavior(self, path: str, raw_body: bytes = b"") -> Behavior:
         for b in self._queue:
-            if b.match is None or b.match in path:
+            if (b.match is None or b.match in path) and (b.match_body is None or b.match_body.encode() in raw_body):
                 if b.times is not None:
                     b_times = b.times - 1
                     if b_times <= 0:
@@ -241,13 +242,14 @@ class FakeUpstream:
             body = None
         path = request.path
         rel = path[len(self.prefix):] if self.prefix and path.startswith(self.prefix) else path
-        rec = RecordedRequest(request.method, path, dict(request.query), CIDict(request.headers.items()), raw, body)
+        rec = RecordedRequest(request.method, path, dict(request.query), CIDict(request.headers.items()), raw, body,
+                              raw_path=request.raw_path)
         special = await self.handle_unrouted(request, rec)
         if special is not None:
             return special
         self.requests.append(rec)
         await self._notify()
-        b = self._next_behavior(path)
+        b = self._next_behavior(path, raw)
         try:
             return await self._respond(request, rec, b, rel)
         except (_ClientGone, ConnectionResetError):
