@@ -12,6 +12,7 @@
         ├── UpstreamUnavailable       connection refused, DNS, TLS
         ├── UpstreamTimeout           connect / first byte / idle / total
         ├── UpstreamStatusError       the provider answered with an error status
+        ├── UpstreamRedirect          the provider answered 3xx (never followed)
         └── UpstreamProtocolError     malformed or truncated provider data
 
 Every surface renders these in its own API error shape (see plugins/apis).
@@ -103,6 +104,13 @@ class UpstreamStatusError(UpstreamError):
         self.content_type = content_type
         self.upstream_headers = headers
         self.reason = str(status)
+
+
+class UpstreamRedirect(UpstreamError):
+    """A 3xx from the provider: never followed, so credentials go only to configured hosts."""
+
+    status = 502
+    reason = "redirect"
 
 
 class UpstreamProtocolError(UpstreamError):

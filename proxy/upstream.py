@@ -22,6 +22,7 @@ from proxy.context import AGENT_KIND, AGENT_SESSION_ID, Route, UsageRecord
 from proxy.errors import (
     GatewayError,
     UpstreamProtocolError,
+    UpstreamRedirect,
     UpstreamStatusError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -128,8 +129,9 @@ async def _open(gateway: Gateway, route: Route, ureq: UpstreamRequest) -> aiohtt
     name = route.provider.name
     try:
         async with asyncio.timeout(timeouts.first_byte_seconds):
+            # Never follow a redirect: it would carry our credentials to a host nobody configured.
             return await gateway.session.request(
-                ureq.method, ureq.url, headers=ureq.headers, data=ureq.body,
+                ureq.method, ureq.url, headers=ureq.headers, data=ureq.body, allow_redirects=False,
                 timeout=_client_timeout(timeouts.connect_seconds))
     except TimeoutError:
         raise UpstreamTimeout(f"provider {name!r} sent no response headers within "
@@ -183,6 +185,9 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
             if upstream.status >= 400:
                 data = await _read_limited(upstream, 1 << 20, route.provider.name)
                 raise UpstreamStatusError(upstream.status, data, upstream.content_type, dict(upstream.headers))
+            if upstream.status >= 300:
+                raise UpstreamRedirect(f"provider {route.provider.name!r} answered HTTP {upstream.status} (a "
+                                       f"redirect), which the gateway never follows: check its base_url")
             if ctx.stream and (upstream.content_type != "application/json" or ureq.json_stream):
                 # What the client reads: a JSON array (Gemini without alt=sse) or SSE.
                 json_array = ctx.api.json_array_stream(ctx.path_params)

@@ -113,9 +113,13 @@ class AccessTokens:
     def _refresh_blocking(self) -> tuple[str, float, float]:
         if self._creds is None:
             import google.auth.transport.requests
+            import requests
 
             self._creds = self._load()
-            self._transport = google.auth.transport.requests.Request()
+            # The token request carries a signed assertion: never re-send it where a redirect points.
+            session = requests.Session()
+            session.max_redirects = 0
+            self._transport = google.auth.transport.requests.Request(session)
         started = self._clock()
         self._creds.refresh(self._transport)
         expires_at = _expiry_timestamp(self._creds, started)
