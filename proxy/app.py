@@ -11,6 +11,7 @@ import pluggy
 from aiohttp import web
 
 from proxy.config import Settings
+from proxy.edge import request_ids
 from proxy.gateway import Gateway
 from proxy.pipeline import handle
 from proxy.plugins import make_plugin_manager
@@ -23,7 +24,7 @@ GATEWAY = web.AppKey("gateway", Gateway)
 def make_app(settings: Settings, pm: pluggy.PluginManager | None = None) -> web.Application:
     pm = pm or make_plugin_manager(settings.plugins)
     gateway = Gateway(settings, pm)
-    app = web.Application(client_max_size=settings.server.max_body_bytes)
+    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[request_ids(gateway)])
     app[GATEWAY] = gateway
     for sroute in gateway.routes.surfaces:
         app.router.add_route(sroute.method, sroute.path, functools.partial(handle, gateway, sroute))

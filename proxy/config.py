@@ -151,7 +151,10 @@ class ServerConfig(ConfigModel):
     workers: int = Field(1, ge=1)
     listen_backlog: int = Field(4096, ge=1)
     drain_timeout_seconds: float = Field(30, ge=0)
-    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="a larger Content-Length gets 413 unread")
+    header_timeout_seconds: float = Field(10, gt=0, description="a request's headers must arrive within this "
+                                          "(from connecting, or from its first byte on a kept-alive connection)")
+    body_timeout_seconds: float = Field(120, gt=0, description="a request's whole body must arrive within this")
     access_log: bool = True          # one structured JSON line per request
     #: seconds /readyz answers 503 before the listener closes on SIGTERM (let load balancers notice)
     drain_delay_seconds: float = Field(0, ge=0)

@@ -6,6 +6,7 @@
     │   ├── PermissionDenied          403: the key may not call this endpoint
     │   ├── RequestRejected           400: invalid field, names ``param``
     │   ├── UnknownEndpoint           404: no endpoint of that name
+    │   ├── RequestTimeout            408: the body arrived too slowly
     │   ├── PayloadTooLarge           413
     │   └── LimitExceeded             429: rate limit or budget (``retry_after``)
     └── UpstreamError                 the provider failed (5xx unless mapped)
@@ -60,6 +61,11 @@ class RequestRejected(ClientError):
 class UnknownEndpoint(ClientError):
     status = 404
     type = "not_found_error"
+
+
+class RequestTimeout(ClientError):
+    status = 408
+    type = "request_timeout"
 
 
 class PayloadTooLarge(ClientError):

@@ -26,6 +26,7 @@ from proxy.errors import (
     PayloadTooLarge,
     PermissionDenied,
     RequestRejected,
+    RequestTimeout,
     UpstreamStatusError,
 )
 from proxy import resilience
@@ -100,12 +101,20 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -
 
 
 async def _read_body(ctx: RequestContext, sroute: SurfaceRoute) -> None:
+    server = ctx.gateway.settings.server
+    too_large = PayloadTooLarge(f"request body is larger than the limit of {server.max_body_bytes} bytes "
+                                "(server.max_body_bytes)")
+    length = ctx.request.content_length
+    if length is not None and length > server.max_body_bytes:
+        raise too_large                                        # refused before reading a byte
     try:
-        ctx.raw_body = await ctx.request.read()
-    except web.HTTPRequestEntityTooLarge:
-        limit = ctx.gateway.settings.server.max_body_bytes     # aiohttp 3.14's exception has no max_size
-        raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes "
-                              "(server.max_body_bytes)") from None
+        async with asyncio.timeout(server.body_timeout_seconds):
+            ctx.raw_body = await ctx.request.read()
+    except web.HTTPRequestEntityTooLarge:                      # no Content-Length: counted while reading
+        raise too_large from None
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {server.body_timeout_seconds:g}s "
+                             "(server.body_timeout_seconds)") from None
     if not sroute.json_body:
         ctx.body = {}
         return
@@ -131,8 +140,11 @@ def error_response(ctx: RequestContext, err: GatewayError) -> web.Response:
     headers = {"x-request-id": ctx.request_id, **err.headers}
     if ctx.route is not None:
         headers["x-relaygate-served-model"] = ctx.route.served.name
-    return web.Response(status=err.status, body=orjson.dumps(ctx.api.error_body(err, ctx.request_id)),
-                        content_type="application/json", headers=headers)
+    response = web.Response(status=err.status, body=orjson.dumps(ctx.api.error_body(err, ctx.request_id)),
+                            content_type="application/json", headers=headers)
+    if isinstance(err, (PayloadTooLarge, RequestTimeout)):
+        response.force_close()                 # the rest of the body is unread: this connection is done
+    return response
 
 
 def _upstream_error(ctx: RequestContext, err: UpstreamStatusError) -> web.Response:

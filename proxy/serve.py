@@ -25,9 +25,12 @@ import signal
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proxy.config import Settings
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("relaygate")
 
@@ -44,7 +47,15 @@ def runner_options(settings: Settings) -> dict[str, Any]:
     """aiohttp AppRunner arguments from the server settings (also used by the test harness)."""
     s = settings.server
     return {"handler_cancellation": True, "access_log": None, "shutdown_timeout": s.drain_timeout_seconds,
-            "max_line_size": s.max_line_size, "max_field_size": s.max_field_size}
+            "max_line_size": s.max_line_size, "max_field_size": s.max_field_size,
+            "header_timeout_seconds": s.header_timeout_seconds}
+
+
+def make_runner(app: web.Application, settings: Settings, **overrides: Any) -> web.AppRunner:
+    """The runner `relaygate serve` uses (and the test harness): server settings, guarded connections."""
+    from proxy.edge import GatewayRunner
+
+    return GatewayRunner(app, **{**runner_options(settings), **overrides})
 
 
 async def run_async(settings: Settings, config_path: str | None, *, reuse_port: bool) -> None:
@@ -56,7 +67,7 @@ async def run_async(settings: Settings, config_path: str | None, *, reuse_port: 
     s = settings.server
     app = make_app(settings)
     gateway = app[GATEWAY]
-    runner = web.AppRunner(app, handle_signals=False, **runner_options(settings))
+    runner = make_runner(app, settings, handle_signals=False)
     await runner.setup()
     # A deep accept queue: a burst of thousands of new streams must not overflow it (aiohttp's default is 128).
     site = web.TCPSite(runner, s.host, s.port, reuse_port=reuse_port or None, backlog=s.listen_backlog)

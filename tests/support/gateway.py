@@ -15,7 +15,7 @@ from plugins.metering.ledger import LEDGER
 from proxy.app import GATEWAY, make_app
 from proxy.config import Settings, parse_settings
 from proxy.gateway import Gateway
-from proxy.serve import runner_options
+from proxy.serve import make_runner
 
 TEST_KEY = "rg-test-key-0123456789"
 
@@ -85,7 +85,7 @@ def metric_value(text: str, name: str, **labels: str) -> float:
 async def run_gateway(settings: Settings, **app_kwargs: Any) -> AsyncIterator[RunningGateway]:
     app = make_app(settings, **app_kwargs)
     # The same runner options as `relaygate serve` (header limits, handler cancellation), faster shutdown.
-    runner = web.AppRunner(app, **{**runner_options(settings), "shutdown_timeout": 5})
+    runner = make_runner(app, settings, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
