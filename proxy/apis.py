@@ -76,6 +76,8 @@ class Api:
     id: str = ""
     meter_class: type[StreamMeter] = StreamMeter
     stream_content_type = "text/event-stream"
+    #: (dotted field path, cap in ``endpoints.<name>.caps``) checked before the provider (proxy.caps)
+    capped: tuple[tuple[str, str], ...] = ()
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         """Raise RequestRejected naming the field. *strict*: the reference's extra rules."""
@@ -101,6 +103,11 @@ class Api:
 
     def error_body(self, err: GatewayError, request_id: str) -> dict[str, Any]:
         raise NotImplementedError
+
+    def quota_exhausted(self, body: bytes) -> bool:
+        """Whether a provider's 429 *body* (in this format) says the quota is gone, not just busy:
+        waiting will not help, so the same provider is not tried again for this request."""
+        return False
 
     def stream_error_event(self, err: GatewayError, request_id: str) -> bytes:
         """A final SSE event telling the client the stream failed mid-way."""

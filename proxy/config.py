@@ -93,8 +93,21 @@ class CircuitBreakerConfig(ConfigModel):
     half_open_probes: int = Field(1, ge=1, description="concurrent trial requests while half-open")
 
 
+class CapsConfig(ConfigModel):
+    """What one request may ask of the provider, checked before it is called (400 naming the field).
+
+    The defaults stay above what today's providers allow for output tokens, so they only stop a
+    request that multiplies cost (many choices, huge batches), never one a provider would serve.
+    """
+
+    max_n: int = Field(8, ge=1, description="choices per request: n, best_of, candidateCount")
+    max_output_tokens: int = Field(131072, ge=1, description="max_tokens, max_completion_tokens, "
+                                   "max_output_tokens, maxOutputTokens")
+    max_embedding_inputs: int = Field(2048, ge=1, description="inputs of one embeddings request")
+
+
 class EndpointConfig(ConfigModel):
-    """The core's endpoint fields; plugins add theirs (payload_logging, guardrails, max_n, ...)."""
+    """The core's endpoint fields; plugins add theirs (payload_logging, guardrails, ...)."""
 
     name: str = ""
     task: Task = "chat"
@@ -104,6 +117,16 @@ class EndpointConfig(ConfigModel):
     retry: RetryConfig = RetryConfig()
     circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
     unsupported_params: Literal["reject", "drop"] = "reject"
+    caps: CapsConfig = CapsConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_max_n(cls, data: Any) -> Any:
+        # ``max_n`` predates ``caps``: still accepted, as caps.max_n.
+        if isinstance(data, dict) and "max_n" in data:
+            data = dict(data)
+            data["caps"] = {"max_n": data.pop("max_n"), **(data.get("caps") or {})}
+        return data
 
     @model_validator(mode="after")
     def _check_models(self) -> EndpointConfig:

@@ -98,7 +98,7 @@ def relaygate_endpoint_fields() -> dict[str, Spec]:
     plain (no dots). ``{"payload_logging": PayloadLoggingConfig}`` lets every endpoint
     take ``payload_logging:``, read as ``ctx.endpoint.payload_logging``. A core
     endpoint field (task, served_models, fallbacks, timeouts, retry, circuit_breaker,
-    unsupported_params) or another plugin's is an error. Cached like
+    unsupported_params, caps) or another plugin's is an error. Cached like
     :func:`relaygate_config_sections`.
     """
 

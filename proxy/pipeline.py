@@ -30,6 +30,7 @@ from proxy.errors import (
     UpstreamStatusError,
 )
 from proxy import resilience
+from proxy.caps import check_caps
 from proxy.stash import StashKey
 from proxy.upstream import forward
 
@@ -73,6 +74,7 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -
             raise RequestRejected(f"endpoint {resolved.endpoint!r} serves task {endpoint.task!r}, "
                                   f"not {sroute.task!r}", param="model")
         ctx.api.validate(ctx.body, strict=sroute.strict)    # type: ignore[arg-type]
+        check_caps(endpoint, ctx.api, ctx.body)             # type: ignore[arg-type]
         await hooks.validate_request(ctx)
         breakers = resilience.of(gateway)
         healthy = breakers.healthy(candidates)      # open circuits are out of rotation

@@ -86,6 +86,13 @@ def outcome_of(exc: GatewayError) -> str | None:
     return None                                       # our own refusal (translation, limits)
 
 
+def quota_exhausted(gateway: Gateway, route: Route, exc: GatewayError) -> bool:
+    """A 429 whose body (in the provider's format) says the quota is gone: waiting will not help."""
+    if not isinstance(exc, UpstreamStatusError) or exc.status != 429 or route.provider_api == "local":
+        return False
+    return gateway.apis.get(route.provider_api).quota_exhausted(exc.body)
+
+
 def retry_after_seconds(headers: dict[str, str]) -> float | None:
     """``Retry-After`` as seconds (delta-seconds or an HTTP date), or None."""
     value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
@@ -257,7 +264,10 @@ async def call(gateway: Gateway, ctx: RequestContext, first: Route, candidates: 
     server = gateway.settings.server
     last: GatewayError | None = None
     attempt = 0
+    out_of_quota: set[str] = set()          # providers whose 429 said the quota is gone: not again
     for route in plan(first, candidates):
+        if route.provider.name in out_of_quota:
+            continue
         breaker = res.breaker(route)
         for tries in range(cfg.attempts_per_model):
             if attempt >= cfg.max_attempts:
@@ -291,6 +301,9 @@ async def call(gateway: Gateway, ctx: RequestContext, first: Route, candidates: 
             finally:
                 if retry_slot:
                     res.budget.release()
+            if quota_exhausted(gateway, route, last):
+                out_of_quota.add(route.provider.name)
+                break                                    # on to a fallback on another provider
             # Decide how long to wait before the next try of this same model.
             wait = retry_after_seconds(getattr(last, "upstream_headers", {}) or {})
             if wait is not None and wait > cfg.retry_after_max_seconds:

@@ -22,7 +22,7 @@ from proxy.checks import boolean, int_at_least, is_int
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry, StreamMeter
 from proxy.usage import Usage
-from plugins.anthropic.errors import anthropic_error_type
+from plugins.anthropic.errors import anthropic_error_type, anthropic_quota_exhausted
 from proxy.errors import GatewayError, RequestRejected
 
 ROLES = ("user", "assistant", "system")
@@ -96,6 +96,7 @@ def _model(body: dict[str, Any]) -> None:
 class AnthropicMessages(Api):
     id = "anthropic.messages"
     meter_class = MessagesStreamMeter
+    capped = (("max_tokens", "max_output_tokens"),)
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         _model(body)
@@ -114,6 +115,9 @@ class AnthropicMessages(Api):
     def error_body(self, err: GatewayError, request_id: str) -> dict[str, Any]:
         return anthropic_error_body(err, request_id)
 
+    def quota_exhausted(self, body: bytes) -> bool:
+        return anthropic_quota_exhausted(body)
+
     # stream_error_event: the base class's ``event: error`` + error body is Anthropic's own shape.
 
     def max_output_tokens(self, body: dict[str, Any]) -> int:
@@ -125,6 +129,7 @@ class AnthropicCountTokens(AnthropicMessages):
     """``/v1/messages/count_tokens``: the Messages body without ``max_tokens``; nothing is generated."""
 
     id = "anthropic.count_tokens"
+    capped = ()                 # nothing is generated
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         _model(body)

@@ -21,7 +21,7 @@ from proxy.checks import is_int
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry, StreamMeter
 from proxy.usage import Usage
-from plugins.gemini.errors import gemini_status_name
+from plugins.gemini.errors import gemini_quota_exhausted, gemini_status_name
 from proxy.errors import GatewayError, RequestRejected
 
 def gemini_error_body(err: GatewayError, request_id: str) -> dict[str, Any]:
@@ -134,6 +134,9 @@ class GeminiBase(Api):
     def error_body(self, err: GatewayError, request_id: str) -> dict[str, Any]:
         return gemini_error_body(err, request_id)
 
+    def quota_exhausted(self, body: bytes) -> bool:
+        return gemini_quota_exhausted(body)
+
     def stream_error_event(self, err: GatewayError, request_id: str) -> bytes:
         # Gemini's alt=sse framing: data-only events ending in CRLF CRLF.
         return b"data: " + orjson.dumps(gemini_error_body(err, request_id)) + b"\r\n\r\n"
@@ -146,6 +149,7 @@ class GeminiBase(Api):
 
 class GeminiGenerate(GeminiBase):
     id = "gemini.generate"
+    capped = (("generationConfig.candidateCount", "max_n"), ("generationConfig.maxOutputTokens", "max_output_tokens"))
 
     def json_array_stream(self, path_params: dict[str, str]) -> bool:
         # streamGenerateContent without alt=sse answers one JSON array, element by element.
@@ -183,6 +187,7 @@ class GeminiEmbed(GeminiBase):
 
 class GeminiBatchEmbed(GeminiBase):
     id = "gemini.batch_embed"
+    capped = (("requests", "max_embedding_inputs"),)
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         requests = _object_list(body, "requests", required=True)

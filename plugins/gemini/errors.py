@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                 409: "ABORTED", 413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED",
                 500: "INTERNAL", 501: "UNIMPLEMENTED", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
@@ -16,3 +20,20 @@ STATUS_FROM_GOOGLE = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_
 
 def gemini_status_name(status: int) -> str:
     return STATUS_NAMES.get(status) or ("INVALID_ARGUMENT" if status < 500 else "INTERNAL")
+
+
+def gemini_quota_exhausted(body: bytes) -> bool:
+    """A RESOURCE_EXHAUSTED whose ``google.rpc.QuotaFailure`` names a per-day quota: it will not pass by
+    waiting (a per-minute one, or a 429 without details, is ordinary rate limiting)."""
+    try:
+        data: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    err = data.get("error") if isinstance(data, dict) else None
+    details = err.get("details") if isinstance(err, dict) else None
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.QuotaFailure"):
+            for v in detail.get("violations") or ():
+                if isinstance(v, dict) and "PerDay" in str(v.get("quotaId", "")):
+                    return True
+    return False

@@ -16,7 +16,7 @@ import orjson
 
 from plugins.unified.chat_content import validate_content_parts
 from proxy.checks import boolean, int_at_least, is_int, number_in, object_field, one_of, stop_sequences
-from plugins.openai.errors import openai_error_body
+from plugins.openai.errors import openai_error_body, openai_quota_exhausted
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry, StreamFilter, StreamMeter, usage_value_present
 from proxy.usage import Usage
@@ -210,6 +210,9 @@ class OpenAIStyleApi(Api):
     def error_body(self, err: GatewayError, request_id: str) -> dict[str, Any]:
         return openai_error_body(err, request_id)
 
+    def quota_exhausted(self, body: bytes) -> bool:
+        return openai_quota_exhausted(body)
+
     def stream_error_event(self, err: GatewayError, request_id: str) -> bytes:
         # OpenAI streams carry errors as a data-only event with an "error" object.
         return b"data: " + orjson.dumps(openai_error_body(err, request_id)) + b"\n\n"
@@ -217,6 +220,7 @@ class OpenAIStyleApi(Api):
 
 class OpenAIChat(OpenAIStyleApi):
     id = "openai.chat"
+    capped = (("n", "max_n"), ("max_tokens", "max_output_tokens"), ("max_completion_tokens", "max_output_tokens"))
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         _messages(body.get("messages"), strict)

@@ -11,19 +11,13 @@ not ask for it, as for chat.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from pydantic import Field
+from typing import Any
 
 from proxy.checks import boolean, int_at_least, is_int, number_in, object_field, one_of, stop_sequences
 from plugins.openai.chat_api import OpenAIStyleApi
 from proxy import hookimpl
 from proxy.apis import ApiRegistry
 from proxy.errors import RequestRejected
-
-if TYPE_CHECKING:
-    from proxy.context import RequestContext
-    from proxy.sections import Spec
 
 MAX_PROMPTS = 2048
 
@@ -53,6 +47,7 @@ def _prompt(value: Any) -> None:
 
 class OpenAICompletions(OpenAIStyleApi):
     id = "openai.completions"
+    capped = (("n", "max_n"), ("best_of", "max_n"), ("max_tokens", "max_output_tokens"))
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         _prompt(body.get("prompt"))
@@ -89,19 +84,3 @@ class OpenAICompletions(OpenAIStyleApi):
 @hookimpl
 def relaygate_register_apis(registry: ApiRegistry) -> None:
     registry.add(OpenAICompletions())
-
-
-@hookimpl
-def relaygate_endpoint_fields() -> dict[str, Spec]:
-    return {"max_n": (int, Field(1 << 30, ge=1))}      # most choices (n) per prompt
-
-
-@hookimpl
-def relaygate_validate_request(ctx: RequestContext) -> None:
-    """``n`` above the endpoint's ``max_n`` (pay-per-token endpoints allow 1)."""
-    if ctx.api.id != OpenAICompletions.id or ctx.body is None or ctx.endpoint is None:
-        return
-    n = ctx.body.get("n")
-    if is_int(n) and n > ctx.endpoint.max_n:
-        raise RequestRejected(f"'n' must be at most {ctx.endpoint.max_n} on endpoint {ctx.endpoint.name!r}",
-                              param="n")

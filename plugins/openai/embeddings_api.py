@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.checks import int_at_least, is_int, one_of
-from plugins.openai.errors import openai_error_body
+from plugins.openai.errors import openai_error_body, openai_quota_exhausted
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry
 from proxy.usage import Usage
@@ -40,6 +40,7 @@ def validate_input(value: Any) -> None:
 
 class OpenAIEmbeddings(Api):
     id = "openai.embeddings"
+    capped = (("input", "max_embedding_inputs"),)
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         validate_input(body.get("input"))
@@ -61,6 +62,9 @@ class OpenAIEmbeddings(Api):
 
     def error_body(self, err: GatewayError, request_id: str) -> dict[str, Any]:
         return openai_error_body(err, request_id)
+
+    def quota_exhausted(self, body: bytes) -> bool:
+        return openai_quota_exhausted(body)
 
     def max_output_tokens(self, body: dict[str, Any]) -> int:
         return 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from proxy.errors import GatewayError
 
 #: OpenAI's own ``type`` values by HTTP status
@@ -32,3 +34,18 @@ def openai_error_body(err: GatewayError, request_id: str) -> dict[str, Any]:
     code = getattr(err, "limit", None) and "rate_limit_exceeded"
     return {"error": {"message": err.message, "type": type_, "param": err.param,
                       "code": code or (err.type if err.type != type_ else None)}}
+
+
+def _error_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    err = data.get("error") if isinstance(data, dict) else None
+    return err if isinstance(err, dict) else {}
+
+
+def openai_quota_exhausted(body: bytes) -> bool:
+    """OpenAI's (and Azure's) 429 ``insufficient_quota``: out of credit, not merely rate limited."""
+    err = _error_object(body)
+    return any(str(err.get(k) or "").lower().replace("_", "") == "insufficientquota" for k in ("code", "type"))

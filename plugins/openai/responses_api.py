@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from proxy.checks import boolean, int_at_least, number_in, object_field, one_of
-from plugins.openai.errors import openai_error_body
+from plugins.openai.errors import openai_error_body, openai_quota_exhausted
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry, StreamMeter
 from proxy.usage import Usage
@@ -247,6 +247,7 @@ def _strings(body: dict[str, Any], *names: str) -> None:
 
 class OpenAIResponses(Api):
     id = "openai.responses"
+    capped = (("max_output_tokens", "max_output_tokens"),)
     meter_class = ResponsesStreamMeter
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
@@ -294,6 +295,9 @@ class OpenAIResponses(Api):
 
     def error_body(self, err: GatewayError, request_id: str) -> dict[str, Any]:
         return openai_error_body(err, request_id)
+
+    def quota_exhausted(self, body: bytes) -> bool:
+        return openai_quota_exhausted(body)
 
     def stream_error_event(self, err: GatewayError, request_id: str) -> bytes:
         """OpenAI's ``ResponseErrorEvent``, numbered after the last event relayed."""

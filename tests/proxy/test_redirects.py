@@ -12,7 +12,6 @@ import pytest_asyncio
 from aiohttp import web
 from resilience_helpers import AUTH, CHAT
 from support.behavior import Behavior
-from support.fake_anthropic import FakeAnthropic
 from support.fake_openai import FakeOpenAI
 from support.gateway import TEST_KEY, openai_config, run_gateway, settings_for
 

@@ -21,7 +21,6 @@ import aiohttp
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from support.behavior import Behavior
 from support.fake_anthropic import FakeAnthropic
 from support.fake_gemini import FakeGemini, write_service_account_file
 from support.fake_openai import FakeOpenAI
