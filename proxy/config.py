@@ -91,6 +91,8 @@ class CircuitBreakerConfig(ConfigModel):
     consecutive_failures: int = Field(5, ge=1, description="failures in a row that open the circuit")
     cooldown_seconds: float = Field(30, gt=0, description="how long an open circuit stays open")
     half_open_probes: int = Field(1, ge=1, description="concurrent trial requests while half-open")
+    panic_one_in: int = Field(10, ge=0, description="when every candidate's circuit is open, one request in "
+                              "this many still goes to the provider (Envoy's panic mode); 0 refuses all")
 
 
 class CapsConfig(ConfigModel):

@@ -76,15 +76,16 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -
         ctx.api.validate(ctx.body, strict=sroute.strict)    # type: ignore[arg-type]
         check_caps(endpoint, ctx.api, ctx.body)             # type: ignore[arg-type]
         await hooks.validate_request(ctx)
-        breakers = resilience.of(gateway)
-        healthy = breakers.healthy(candidates)      # open circuits are out of rotation
-        if not healthy:
-            raise breakers.all_open_error(candidates)
+        res = resilience.of(gateway)
+        healthy = res.healthy(candidates)           # open circuits are out of rotation
+        panic = not healthy
+        if panic:                                   # every one is open: a bounded few still go (or 503)
+            healthy = [res.panic_route(candidates)]
         route = hooks.select_route(ctx, healthy) or healthy[0]
         ctx.route = route
         await hooks.admit_request(ctx, route)
         # One attempt, or retries and fallbacks until one answers (never after the first byte).
-        response = await resilience.call(gateway, ctx, route, candidates, forward)
+        response = await resilience.call(gateway, ctx, route, candidates, forward, panic=panic)
         ctx.status = ctx.status or response.status
         return response
     except UpstreamStatusError as err:

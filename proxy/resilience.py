@@ -11,10 +11,10 @@ the active requests, but always ``retry_budget_min_concurrency``).
 Nothing is retried once the first byte has reached the client
 (``ctx.committed``): a stream that breaks then ends with an error event.
 
-A circuit breaker per served model opens after ``consecutive_failures``
-failures (connect, timeout, protocol, 5xx; a 429 is not a health signal),
-stays open for ``cooldown_seconds``, then lets ``half_open_probes`` trial
-requests through; a success closes it, a failure opens it again.
+Circuit breakers (:mod:`proxy.breakers`) track each provider model: an open
+one is skipped (on to the fallbacks), and when every candidate is open a
+bounded fraction of requests still goes through (panic mode) instead of none.
+A 429 whose body says the quota is gone is not retried on that provider.
 """
 
 from __future__ import annotations
@@ -27,19 +27,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from proxy.breakers import PANIC, REFUSED, Breakers, failed, verdict
 from proxy.errors import GatewayError, UpstreamError, UpstreamStatusError
 from proxy.stash import StashKey
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from proxy.config import CircuitBreakerConfig, RetryConfig
+    from proxy.config import RetryConfig
     from proxy.context import RequestContext, Route
     from proxy.gateway import Gateway
 
 log = logging.getLogger("relaygate.resilience")
-CLOSED, HALF_OPEN, OPEN = 0, 1, 2
-STATE_NAMES = {CLOSED: "closed", HALF_OPEN: "half_open", OPEN: "open"}
 
 Forward = Callable[["Gateway", "RequestContext", "Route", int], Awaitable["web.StreamResponse"]]
 
@@ -68,22 +67,6 @@ def is_retryable(cfg: RetryConfig, exc: GatewayError) -> bool:
             return False
         return f"{exc.status // 100}xx" in cfg.retry_on
     return False
-
-
-def counts_as_failure(reason: str) -> bool:
-    """Whether an attempt's outcome says the served model is unhealthy."""
-    if reason in ("connect", "timeout", "protocol", "error"):
-        return True
-    return reason.isdigit() and int(reason) >= 500
-
-
-def outcome_of(exc: GatewayError) -> str | None:
-    """What a failed attempt tells the breaker: a failure reason, "" (healthy) or None (nothing)."""
-    if isinstance(exc, UpstreamStatusError) and exc.status < 500:
-        return None if exc.status == 429 else ""      # the model answered; a 429 is load, not health
-    if isinstance(exc, UpstreamError):
-        return reason_of(exc)
-    return None                                       # our own refusal (translation, limits)
 
 
 def quota_exhausted(gateway: Gateway, route: Route, exc: GatewayError) -> bool:
@@ -116,65 +99,6 @@ def backoff_seconds(cfg: RetryConfig, retry_number: int, rnd: Callable[[], float
     return rnd() * cap
 
 
-# -- circuit breaker -------------------------------------------------------------
-
-class CircuitBreaker:
-    __slots__ = ("state", "failures", "opened_at", "probes", "cfg", "on_change")
-
-    def __init__(self, cfg: CircuitBreakerConfig, on_change: Callable[[int], None]) -> None:
-        self.cfg = cfg
-        self.state = CLOSED
-        self.failures = 0
-        self.opened_at = 0.0
-        self.probes = 0
-        self.on_change = on_change
-
-    def _set(self, state: int) -> None:
-        if state != self.state:
-            self.state = state
-            self.on_change(state)
-
-    def available(self, now: float) -> bool:
-        """Whether routing may pick this model now (does not take a probe slot)."""
-        if not self.cfg.enabled or self.state == CLOSED:
-            return True
-        if self.state == OPEN:
-            return now - self.opened_at >= self.cfg.cooldown_seconds
-        return self.probes < self.cfg.half_open_probes
-
-    def acquire(self, now: float) -> bool:
-        """Take the right to send one attempt; pair with :meth:`release`."""
-        if not self.cfg.enabled or self.state == CLOSED:
-            return True
-        if self.state == OPEN:
-            if now - self.opened_at < self.cfg.cooldown_seconds:
-                return False
-            self._set(HALF_OPEN)
-            self.probes = 0
-        if self.probes >= self.cfg.half_open_probes:
-            return False
-        self.probes += 1
-        return True
-
-    def release(self, outcome: str | None, now: float) -> None:
-        """*outcome*: "" success, a failure reason, or None (no verdict: cancelled, 429, 4xx)."""
-        if self.state == HALF_OPEN:
-            self.probes = max(0, self.probes - 1)
-        if outcome is None:
-            return
-        if outcome == "" or not counts_as_failure(outcome):
-            self.failures = 0
-            self._set(CLOSED)
-            return
-        self.failures += 1
-        if self.state == HALF_OPEN or self.failures >= self.cfg.consecutive_failures:
-            self.opened_at = now
-            self._set(OPEN)
-
-    def retry_after(self, now: float) -> float:
-        return max(0.0, self.opened_at + self.cfg.cooldown_seconds - now)
-
-
 class RetryBudget:
     """Retries in flight may be at most *percent* of active requests (but always *minimum*)."""
 
@@ -194,33 +118,31 @@ class RetryBudget:
 
 
 class Resilience:
-    """Per-process state that outlives a config reload: breakers by served model, the budget."""
+    """Per-process state that outlives a config reload: the breakers and the retry budget."""
 
     def __init__(self) -> None:
-        self.breakers: dict[tuple[str, str], CircuitBreaker] = {}
+        self.breakers = Breakers()
         self.budget = RetryBudget()
-        #: called as listener(endpoint, served_model, provider, state) on every transition
-        self.listeners: list[Callable[[str, str, str, int], None]] = []
-
-    def breaker(self, route: Route) -> CircuitBreaker:
-        key = (route.endpoint.name, route.served.name)
-        b = self.breakers.get(key)
-        if b is None:
-            def changed(state: int, r: Route = route) -> None:
-                log.warning("circuit of %s/%s is now %s", r.endpoint.name, r.served.name, STATE_NAMES[state])
-                for listener in self.listeners:
-                    listener(r.endpoint.name, r.served.name, r.provider.name, state)
-            b = self.breakers[key] = CircuitBreaker(route.endpoint.circuit_breaker, changed)
-        b.cfg = route.endpoint.circuit_breaker          # follows a reload
-        return b
+        #: called as listener(endpoint, served_model, provider, state) when a served model's worst circuit
+        #: state changes (proxy.breakers)
+        self.listeners = self.breakers.listeners
 
     def healthy(self, candidates: list[Route]) -> list[Route]:
         now = time.monotonic()
-        return [r for r in candidates if self.breaker(r).available(now)]
+        return [r for r in candidates if self.breakers.available(r, now)]
+
+    def panic_route(self, candidates: list[Route]) -> Route:
+        """Every candidate is open: the first whose breaker grants a panic pass, else CircuitOpen."""
+        for route in candidates:
+            if self.breakers.panic_pass(route):
+                log.warning("every circuit of endpoint %r is open: letting one request through to %s",
+                            route.endpoint.name, route.upstream_model)
+                return route
+        raise self.all_open_error(candidates)
 
     def all_open_error(self, candidates: list[Route]) -> CircuitOpen:
         now = time.monotonic()
-        wait = min(self.breaker(r).retry_after(now) for r in candidates)
+        wait = min(self.breakers.retry_after(r, now) for r in candidates)
         ep = candidates[0].endpoint.name
         return CircuitOpen(f"every served model of endpoint {ep!r} is failing; try again later",
                            headers={"Retry-After": str(max(1, int(wait + 0.999)))})
@@ -257,9 +179,13 @@ def plan(first: Route, candidates: list[Route]) -> list[Route]:
 
 
 async def call(gateway: Gateway, ctx: RequestContext, first: Route, candidates: list[Route],
-               forward: Forward) -> web.StreamResponse:
-    """Try *first*, then retries and fallbacks, until one answers or the bounds run out."""
+               forward: Forward, *, panic: bool = False) -> web.StreamResponse:
+    """Try *first*, then retries and fallbacks, until one answers or the bounds run out.
+
+    *panic*: *first*'s circuit is open and :meth:`Resilience.panic_route` let this request through
+    anyway: its first attempt goes without acquiring the breaker."""
     res = of(gateway)
+    breakers = res.breakers
     cfg = first.endpoint.retry
     server = gateway.settings.server
     last: GatewayError | None = None
@@ -268,7 +194,6 @@ async def call(gateway: Gateway, ctx: RequestContext, first: Route, candidates: 
     for route in plan(first, candidates):
         if route.provider.name in out_of_quota:
             continue
-        breaker = res.breaker(route)
         for tries in range(cfg.attempts_per_model):
             if attempt >= cfg.max_attempts:
                 break
@@ -281,23 +206,23 @@ async def call(gateway: Gateway, ctx: RequestContext, first: Route, candidates: 
                 raise last
             retry_slot = attempt > 0
             try:
-                now = time.monotonic()
-                if not breaker.acquire(now):
+                ticket = PANIC if panic and attempt == 0 else breakers.acquire(route, time.monotonic())
+                if ticket == REFUSED:
                     break                                # open: on to the next fallback
                 attempt += 1
                 ctx.route = route
-                outcome: str | None = None
+                outcome: bool | None = None
                 try:
                     response = await forward(gateway, ctx, route, attempt)
-                    outcome = ctx.attempts[-1].error if ctx.attempts else ""
+                    outcome = failed(ctx.attempts[-1].error if ctx.attempts else "")
                     return response
                 except GatewayError as exc:
-                    outcome = outcome_of(exc)
+                    outcome = verdict(exc)
                     if ctx.committed or not is_retryable(cfg, exc):
                         raise
                     last = exc
                 finally:
-                    breaker.release(outcome, time.monotonic())
+                    breakers.release(route, ticket, outcome, time.monotonic())
             finally:
                 if retry_slot:
                     res.budget.release()

@@ -298,6 +298,9 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
                 chunk = feed(chunk)              # metered, and rewritten for the client if needed
                 if chunk:
                     await write(chunk)
+                    # Time blocked on a slow reader is not provider silence: it must not trip the idle
+                    # timeout and count against the provider's circuit.
+                    watchdog.last = clock()
             finished = True
             if tail := stream.finish():
                 await write(tail)

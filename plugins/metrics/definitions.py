@@ -66,7 +66,8 @@ class Metrics:
             "relaygate_retry_budget_exhausted", "Retries not made because the global retry budget was spent.",
             ("endpoint",), registry=registry)
         self.circuit_state = Gauge(
-            "relaygate_circuit_state", "Circuit breaker state per served model: 0 closed, 1 half-open, 2 open.",
+            "relaygate_circuit_state", "Circuit breaker state per served model (its worst provider model): "
+            "0 closed, 1 half-open, 2 open.",
             ("endpoint", "served_model", "provider"), registry=registry, multiprocess_mode="livemax")
         self.dropped_params = Counter(
             "relaygate_dropped_parameters", "Request parameters dropped because the target cannot express them.",

@@ -13,7 +13,8 @@ from support.fake_openai import FakeOpenAI
 from support.gateway import metric_value, run_gateway, settings_for
 
 from proxy.config import ConfigError, parse_settings
-from proxy.resilience import CircuitBreaker, backoff_seconds, retry_after_seconds
+from proxy.breakers import CLOSED, HALF_OPEN, OPEN, PROBE, REFUSED, CircuitBreaker
+from proxy.resilience import backoff_seconds, retry_after_seconds
 from proxy.config import CircuitBreakerConfig, RetryConfig
 
 
@@ -207,14 +208,16 @@ def test_retry_after_parses_seconds_and_http_dates():
 
 
 def test_breaker_half_open_allows_only_the_configured_probes():
-    states = []
-    b = CircuitBreaker(CircuitBreakerConfig(consecutive_failures=1, cooldown_seconds=1, half_open_probes=1),
-                       states.append)
-    assert b.acquire(0)
-    b.release("timeout", 0)
-    assert not b.acquire(0.5) and b.acquire(1.0) and not b.acquire(1.0)   # one probe at a time
-    b.release("503", 1.1)
-    assert states == [2, 1, 2] and not b.available(1.5)
-    assert b.acquire(2.2)
-    b.release("", 2.3)
-    assert states[-1] == 0 and b.failures == 0
+    cfg = CircuitBreakerConfig(consecutive_failures=1, cooldown_seconds=1, half_open_probes=1)
+    b = CircuitBreaker()
+    b.release(b.acquire(0, cfg), True, 0, cfg)
+    assert b.state == OPEN
+    assert b.acquire(0.5, cfg) == REFUSED
+    assert b.acquire(1.0, cfg) == PROBE and b.state == HALF_OPEN
+    assert b.acquire(1.0, cfg) == REFUSED                     # one probe at a time
+    b.release(PROBE, True, 1.1, cfg)
+    assert b.state == OPEN and not b.available(1.5, cfg)     # a failed probe reopens
+    ticket = b.acquire(2.2, cfg)
+    assert ticket == PROBE
+    b.release(ticket, False, 2.3, cfg)
+    assert b.state == CLOSED and b.failures == 0
