@@ -1,6 +1,6 @@
 """Record the *inputs* of the golden translation cases (run by hand, rarely).
 
-Client requests come from ../shared/clients/captures (what real agents sent);
+Client requests come from tests/fixtures/clients/captures (what real agents sent);
 backend replies come from the fake upstreams, which speak each provider's exact
 wire format. Expected outputs are then written by
 ``pytest tests/plugins/translate/test_translate_golden.py --update-golden``.
@@ -19,23 +19,22 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1]), str(HERE.parent)]
 
 from support.behavior import Behavior, ToolCall, Usage  # noqa: E402
+from support.captures import load_capture  # noqa: E402
 from support.fake_anthropic import FakeAnthropic  # noqa: E402
 from support.fake_gemini import FakeGemini  # noqa: E402
 from support.fake_openai import FakeOpenAI  # noqa: E402
-from support.specs import SHARED_DIR  # noqa: E402
 
-CAPTURES = SHARED_DIR / "clients" / "captures"
-#: pair -> (backend kind, client capture file, index of the POST to use, options)
+#: pair -> (backend kind, client capture, index of the POST to use, options)
 PAIRS = {
-    "openai_anthropic": ("anthropic", "opencode-mlflow.jsonl", 2, {}),
-    "openai_gemini": ("gemini", "opencode-mlflow.jsonl", 2, {}),
-    "anthropic_openai": ("openai", "claude-code.jsonl", 1, {"target": "openai_compatible"}),
-    "anthropic_gemini": ("gemini", "claude-code.jsonl", 1, {}),
-    "responses_openai": ("openai", "codex.jsonl", 1, {"policy": "drop", "target": "openai_compatible"}),
-    "responses_anthropic": ("anthropic", "codex.jsonl", 1, {"policy": "drop"}),
-    "responses_gemini": ("gemini", "codex.jsonl", 1, {"policy": "drop"}),
-    "gemini_openai": ("openai", "gemini-cli.jsonl", 2, {"target": "openai_compatible", "stream": True}),
-    "gemini_anthropic": ("anthropic", "gemini-cli.jsonl", 2, {"stream": True}),
+    "openai_anthropic": ("anthropic", "opencode-mlflow", 2, {}),
+    "openai_gemini": ("gemini", "opencode-mlflow", 2, {}),
+    "anthropic_openai": ("openai", "claude-code", 1, {"target": "openai_compatible"}),
+    "anthropic_gemini": ("gemini", "claude-code", 1, {}),
+    "responses_openai": ("openai", "codex", 1, {"policy": "drop", "target": "openai_compatible"}),
+    "responses_anthropic": ("anthropic", "codex", 1, {"policy": "drop"}),
+    "responses_gemini": ("gemini", "codex", 1, {"policy": "drop"}),
+    "gemini_openai": ("openai", "gemini-cli", 2, {"target": "openai_compatible", "stream": True}),
+    "gemini_anthropic": ("anthropic", "gemini-cli", 2, {"stream": True}),
 }
 BEHAVIOR = dict(reasoning="Check the weather first.", text="Let me look.", chunks=3,
                 tool_calls=[ToolCall("get_weather", {"city": "Paris"}, id="call_golden01"),
@@ -44,8 +43,7 @@ BEHAVIOR = dict(reasoning="Check the weather first.", text="Let me look.", chunk
 
 
 def capture_body(name: str, index: int) -> dict:
-    posts = [json.loads(line) for line in (CAPTURES / name).read_text().splitlines()]
-    return [p for p in posts if p["method"] == "POST"][index]["body"]
+    return [p for p in load_capture(name) if p["method"] == "POST"][index]["body"]
 
 
 async def backend_bytes(kind: str, stream: bool) -> bytes:

@@ -4,8 +4,6 @@ and agent-style aliases, the captured agent traffic, and the protocol checks eac
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,8 +18,6 @@ from support.specs import (
     validate_responses_stream,
 )
 
-CLIENTS = Path(os.environ.get("RELAYGATE_CLIENTS_DIR", Path(__file__).resolve().parents[4] / "shared" / "clients"))
-CAPTURES = CLIENTS / "captures"
 #: capture file -> the agent kind the gateway must attribute it to
 AGENT_CAPTURES = {
     "claude-code": "claude_code", "codex": "codex", "gemini-cli": "gemini_cli",
@@ -61,11 +57,6 @@ def agent_config(fakes: dict[str, str], *, keys: list[dict[str, Any]] | None = N
     return config
 
 
-def load_capture(name: str) -> list[dict[str, Any]]:
-    with open(CAPTURES / f"{name}.jsonl") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def replay_headers(captured: list[list[str]], key: str = TEST_KEY) -> list[tuple[str, str]]:
     """The captured headers in order, with every masked secret replaced by *key*."""
     out = []
@@ -98,7 +89,7 @@ async def send(session: aiohttp.ClientSession, base: str, entry: dict[str, Any],
 
 
 def check_reply(entry: dict[str, Any], status: int, headers: dict[str, str], body: bytes) -> None:
-    """Assert the reply is what the agent's protocol needs (shared/clients/README.md)."""
+    """Assert the reply is what the agent's protocol needs (tests/fixtures/clients/README.md)."""
     path, want = entry["path"], entry.get("response") or {}
     if entry["method"] == "HEAD":
         assert status < 500, status

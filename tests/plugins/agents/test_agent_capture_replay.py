@@ -1,21 +1,15 @@
-"""Every request the real coding agents sent (shared/clients/captures) replayed through the gateway
+"""Every request the real coding agents sent (tests/fixtures/clients/captures) replayed through the gateway
 to fake native upstreams: the reply must be what the agent's protocol accepts, the model name
 the agent asked for is mapped by the aliases, and the ledger attributes each call to the agent
 and its session."""
 
 from __future__ import annotations
 
-import os
-
 import aiohttp
 import pytest
-from agents_support import AGENT_CAPTURES, CAPTURES, agent_config, behavior_for, check_reply, load_capture, send
+from agents_support import AGENT_CAPTURES, agent_config, behavior_for, check_reply, send
+from support.captures import load_capture
 from support.gateway import metric_value, run_gateway, settings_for
-
-if not CAPTURES.is_dir():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"captured agent traffic missing: {CAPTURES}")
-    pytest.skip(f"no captures at {CAPTURES}", allow_module_level=True)
 
 #: where each capture's calls must land upstream (provider fake, path fragment)
 UPSTREAM = {"/anthropic/": ("anthropic", "/v1/messages"), "/openai/v1/responses": ("openai", "/responses"),

@@ -1,7 +1,7 @@
 """The real coding-agent CLIs through the gateway (opt-in: RELAYGATE_AGENT_TESTS=1, marker ``agents``).
 
 Each CLI is installed from npm into a cache dir (``RELAYGATE_AGENT_CACHE``, default
-``~/.cache/relaygate/agents``; versions from shared/clients/README.md), then run by
+``~/.cache/relaygate/agents``; versions from tests/fixtures/clients/README.md), then run by
 agent_e2e_runner.py inside ``unshare --net``: a network namespace with only loopback, where
 the gateway and a rule-driven fake upstream run too, so the agents can reach nothing else.
 The task needs a tool call (run ``echo hi``, then answer DONE). Telemetry and update checks

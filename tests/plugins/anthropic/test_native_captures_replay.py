@@ -1,4 +1,5 @@
-"""Every Anthropic and Gemini request the real clients sent (shared/clients/captures) replayed through the gateway.
+"""Every Anthropic and Gemini request the real clients sent (tests/fixtures/clients/captures) replayed
+through the gateway.
 
 The captured headers and bodies go in as they were (only the masked credential
 is replaced by a real gateway key); each must reach the provider with the body
@@ -8,24 +9,22 @@ untouched but for the model, and come back in a valid native shape.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import aiohttp
 import pytest
 from support.behavior import Behavior
+from support.captures import CAPTURES
 from support.fake_anthropic import FakeAnthropic
 from support.fake_gemini import FakeGemini
 from support.gateway import TEST_KEY, run_gateway, settings_for
-from support.specs import SHARED_DIR, validate_anthropic, validate_anthropic_stream, validate_gemini, \
-    validate_gemini_sse
+from support.specs import validate_anthropic, validate_anthropic_stream, validate_gemini, validate_gemini_sse
 
-CAPTURES = SHARED_DIR / "clients" / "captures"
 SKIPPED_HEADERS = {"host", "content-length", "connection", "authorization", "x-api-key", "x-goog-api-key"}
 
 
 def captured(prefix: str) -> list[tuple[str, dict]]:
     out = []
-    for path in sorted(Path(CAPTURES).glob("*.jsonl")):
+    for path in sorted(CAPTURES.glob("*.jsonl")):
         for line in path.read_text().splitlines():
             rec = json.loads(line)
             if rec["method"] == "POST" and rec["path"].startswith(prefix) and isinstance(rec.get("body"), dict):

@@ -11,8 +11,9 @@ import openai
 import pytest
 from openai_gateway_config import all_tasks_config
 from support.behavior import Behavior, ToolCall, Usage
+from support.captures import CAPTURES
 from support.gateway import TEST_KEY, metric_value, run_gateway, settings_for
-from support.specs import SHARED_DIR, parse_sse, validate_openai, validate_responses_stream, validate_union
+from support.specs import parse_sse, validate_openai, validate_responses_stream, validate_union
 
 INPUT = [
     {"role": "user", "content": [{"type": "input_text", "text": "Hello!"}]},
@@ -20,7 +21,7 @@ INPUT = [
     {"role": "user", "content": [{"type": "input_text", "text": "What is Relaygate?"}]},
 ]
 REASONING_USAGE = Usage(input_tokens=30, output_tokens=12, reasoning_tokens=5, cached_tokens=7)
-CODEX_CAPTURES = SHARED_DIR / "clients" / "captures" / "codex.jsonl"
+CODEX_CAPTURES = CAPTURES / "codex.jsonl"
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Golden fixtures: tests/golden/<pair>/<case>/ holds real wire formats in and the exact translation out.
 
-Inputs: ``client_request.json`` (from ../shared/clients/captures), ``backend_response.json`` and
+Inputs: ``client_request.json`` (from tests/fixtures/clients/captures), ``backend_response.json`` and
 ``backend_stream.sse`` (the fake upstreams' exact formats), ``options.json``. Expected outputs:
 ``backend_request.json`` (+ ``dropped.json``), ``client_response.json``, ``client_stream.sse``.
 ``pytest --update-golden`` rewrites the expected files; review the diff. Generated ids and
