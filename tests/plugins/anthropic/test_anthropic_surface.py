@@ -12,7 +12,7 @@ import pytest
 from anthropic._client import ANTHROPIC_API_VERSION
 from support.behavior import Behavior, ToolCall, Usage
 from support.gateway import TEST_KEY, metric_value, run_gateway, settings_for
-from support.reference_snippets import fill, run_python, run_shell, snippets
+from support.snippets import run_python, run_shell
 from support.specs import parse_sse, validate_anthropic, validate_anthropic_stream
 
 from proxy.zeroconf import settings_from_env
@@ -48,7 +48,7 @@ async def gw(fake_anthropic, tmp_path):
 
 
 def reference_client(gw, token: str = TEST_KEY) -> anthropic.Anthropic:
-    """The client as the reference snippet builds it."""
+    """The client as a user builds it (PYTHON_SNIPPET): the gateway key as a bearer token."""
     return anthropic.Anthropic(api_key="unused", base_url=gw.url + "/anthropic",
                                default_headers={"Authorization": f"Bearer {token}"}, max_retries=0)
 
@@ -65,7 +65,7 @@ async def post(gw, path: str, body: dict, headers: dict | None = None) -> tuple[
         return r.status, dict(r.headers), await r.read()
 
 
-# ------------------------------------------------------------------ reference snippets
+# ------------------------------------------------------------------ SDK, curl, snippets
 
 
 async def test_sdk_create_is_answered_metered_and_counted(gw, fake_anthropic):
@@ -110,18 +110,55 @@ async def test_sdk_create_is_answered_metered_and_counted(gw, fake_anthropic):
     assert metric_value(text, "relaygate_tokens_total", type="output", **labels) == 7
 
 
-async def test_reference_snippets_run_unchanged(gw, fake_anthropic):
-    python, curl = (fill(s, gw.url, "claude") for s in snippets("APIde MensagensAnthropic"))
-    fake_anthropic.script(Behavior(text="Databricks is a data platform."))
-    ran = await run_python(python, TEST_KEY)
+#: what a user writes to call the gateway's Anthropic surface with the anthropic SDK: the gateway
+#: key travels as a bearer token, the SDK's own key is a placeholder
+PYTHON_SNIPPET = """
+import os
+
+import anthropic
+
+client = anthropic.Anthropic(
+    api_key="placeholder",
+    base_url=os.environ["RELAYGATE_URL"] + "/anthropic",
+    default_headers={"Authorization": "Bearer " + os.environ["RELAYGATE_TOKEN"]},
+)
+reply = client.messages.create(
+    model="claude",
+    max_tokens=120,
+    messages=[
+        {"role": "user", "content": "Pick a colour."},
+        {"role": "assistant", "content": "Teal."},
+        {"role": "user", "content": "Why that one?"},
+    ],
+)
+print(reply.content[0].text)
+"""
+
+#: the same call with curl and basic auth (user name ``token``, password the gateway key)
+CURL_SNIPPET = """
+curl -sS -u "token:$RELAYGATE_TOKEN" -X POST \\
+  -H "Content-Type: application/json" \\
+  -d '{"model": "claude", "max_tokens": 120,
+       "messages": [{"role": "user", "content": "Pick a colour."},
+                    {"role": "assistant", "content": "Teal."},
+                    {"role": "user", "content": "Why that one?"}]}' \\
+  "$RELAYGATE_URL/anthropic/v1/messages"
+"""
+
+
+async def test_python_and_curl_snippets_run(gw, fake_anthropic):
+    fake_anthropic.script(Behavior(text="It is calm."))
+    ran = await run_python(PYTHON_SNIPPET, gw.url, TEST_KEY)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout == "Databricks is a data platform.\n"
+    assert ran.stdout == "It is calm.\n"
+    assert fake_anthropic.last.body["max_tokens"] == 120
     fake_anthropic.script(Behavior(text="From curl."))
-    ran = await run_shell(curl, TEST_KEY)
+    ran = await run_shell(CURL_SNIPPET, gw.url, TEST_KEY)
     assert ran.returncode == 0, ran.stderr
     assert validate_anthropic("Message", json.loads(ran.stdout))["content"][0]["text"] == "From curl."
     # curl sends no anthropic-version: the gateway supplies the stable default.
     assert fake_anthropic.last.headers["anthropic-version"] == "2023-06-01"
+    assert fake_anthropic.last.body["messages"][1] == {"role": "assistant", "content": "Teal."}
     assert [r.body["model"] for r in fake_anthropic.requests] == ["claude-sonnet-4-6"] * 2
 
 

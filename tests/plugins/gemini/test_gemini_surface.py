@@ -12,7 +12,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from support.behavior import Behavior, ToolCall, Usage
 from support.gateway import TEST_KEY, metric_value, run_gateway, settings_for
-from support.reference_snippets import fill, run_python, run_shell, snippets
+from support.snippets import run_python, run_shell
 from support.specs import validate_gemini, validate_gemini_sse
 
 from proxy.zeroconf import settings_from_env
@@ -51,7 +51,7 @@ async def gw(fake_gemini, tmp_path):
 
 
 def reference_client(gw, token: str = TEST_KEY, api_version: str | None = None) -> genai.Client:
-    """The client as the reference snippet builds it (optionally with an explicit API version)."""
+    """The client as a user builds it (PYTHON_SNIPPET), optionally with an explicit API version."""
     return genai.Client(api_key="databricks", http_options=types.HttpOptions(
         base_url=gw.url + "/gemini", headers={"Authorization": f"Bearer {token}"}, api_version=api_version))
 
@@ -70,7 +70,7 @@ def assert_gemini_error(body: dict, code: int, status: str) -> None:
     validate_gemini("Status", {k: v for k, v in body["error"].items() if k != "status"})
 
 
-# ------------------------------------------------------------------ reference snippets
+# ------------------------------------------------------------------ SDK, curl, snippets
 
 
 async def test_sdk_generate_is_answered_metered_and_counted(gw, fake_gemini):
@@ -109,19 +109,60 @@ async def test_sdk_generate_is_answered_metered_and_counted(gw, fake_gemini):
     assert metric_value(text, "relaygate_tokens_total", type="cached_input", **labels) == 4
 
 
-async def test_reference_snippets_run_unchanged(gw, fake_gemini):
-    python, curl = (fill(s, gw.url, "flash") for s in snippets("API Gemini"))
-    fake_gemini.script(Behavior(text="Databricks is a data platform."))
-    ran = await run_python(python, TEST_KEY)
+#: what a user writes to call the gateway's Gemini surface with google-genai: the gateway key
+#: travels as a bearer token, the SDK's own key is a placeholder
+PYTHON_SNIPPET = """
+import os
+
+from google import genai
+from google.genai import types
+
+client = genai.Client(
+    api_key="placeholder",
+    http_options=types.HttpOptions(
+        base_url=os.environ["RELAYGATE_URL"] + "/gemini",
+        headers={"Authorization": "Bearer " + os.environ["RELAYGATE_TOKEN"]},
+    ),
+)
+reply = client.models.generate_content(
+    model="flash",
+    contents=[
+        types.Content(role="user", parts=[types.Part(text="Suggest a name for a cat.")]),
+        types.Content(role="model", parts=[types.Part(text="Pepper.")]),
+        types.Content(role="user", parts=[types.Part(text="One more, please.")]),
+    ],
+    config=types.GenerateContentConfig(max_output_tokens=90),
+)
+print(reply.text)
+"""
+
+#: the same call with curl and basic auth, on the v1beta REST path
+CURL_SNIPPET = """
+curl -sS -u "token:$RELAYGATE_TOKEN" -X POST \\
+  -H "Content-Type: application/json" \\
+  -d '{"contents": [{"role": "user", "parts": [{"text": "Suggest a name for a cat."}]},
+                    {"role": "model", "parts": [{"text": "Pepper."}]},
+                    {"role": "user", "parts": [{"text": "One more, please."}]}],
+       "generationConfig": {"maxOutputTokens": 90}}' \\
+  "$RELAYGATE_URL/gemini/v1beta/models/flash:generateContent"
+"""
+
+
+async def test_python_and_curl_snippets_run(gw, fake_gemini):
+    fake_gemini.script(Behavior(text="Miso."))
+    ran = await run_python(PYTHON_SNIPPET, gw.url, TEST_KEY)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout == "Databricks is a data platform.\n"
+    assert ran.stdout == "Miso.\n"
     assert fake_gemini.last.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+    assert fake_gemini.last.body["generationConfig"] == {"maxOutputTokens": 90}
     fake_gemini.script(Behavior(text="From curl."))
-    ran = await run_shell(curl, TEST_KEY)
+    ran = await run_shell(CURL_SNIPPET, gw.url, TEST_KEY)
     assert ran.returncode == 0, ran.stderr
     response = validate_gemini("GenerateContentResponse", json.loads(ran.stdout))
     assert response["candidates"][0]["content"]["parts"][0]["text"] == "From curl."
-    assert fake_gemini.last.body["generationConfig"] == {"maxOutputTokens": 256}
+    assert fake_gemini.last.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+    assert fake_gemini.last.body["generationConfig"] == {"maxOutputTokens": 90}
+    assert fake_gemini.last.body["contents"][1] == {"role": "model", "parts": [{"text": "Pepper."}]}
 
 
 # ------------------------------------------------------------------ both API versions, streams
