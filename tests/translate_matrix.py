@@ -1,7 +1,7 @@
 """Print the translation conformance matrix: ``.venv/bin/python tests/translate_matrix.py``.
 
 Runs every scenario for every (client surface x provider) cell end to end
-(official SDK -> gateway -> fake upstream, specs-validated) and prints
+(official SDK -> gateway -> fake upstream, validated against the SDKs' models) and prints
 pass / FAIL / n/a (declared unsupported) per cell. Exit status 1 on any FAIL.
 """
 

@@ -1,2 +1,3 @@
 """Test support: fake upstream provider servers (fake_openai, fake_anthropic, fake_gemini),
-spec validators (specs) and pytest fixtures (fixtures). Not collected as tests."""
+wire-format validators on the official SDKs' models (specs), the captured client traffic
+(captures) and pytest fixtures (fixtures). Not collected as tests."""

@@ -1,5 +1,6 @@
-"""Tests for the fake upstreams: their replies validate against the official specs,
-and the official SDKs pointed straight at them parse the replies."""
+"""Tests for the fake upstreams: their replies validate against the official SDKs' wire models
+(support/specs.py), and the official SDKs pointed straight at them parse the replies. Last, the
+validators themselves: each must reject a body with one field missing or wrong."""
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,7 @@ from support.fake_base import Behavior, ToolCall, Usage, split_chunks
 from support.fake_openai import FakeOpenAI, decode_base64_embedding, embedding_vector
 from support.specs import (parse_sse, validate_anthropic, validate_anthropic_stream, validate_gemini,
                            validate_gemini_sse, validate_openai, validate_openai_chat_stream,
-                           validate_openai_completions_stream, validate_responses_stream)
+                           validate_openai_completions_stream, validate_responses_stream, validate_union)
 
 WEATHER = ToolCall("get_weather", {"location": "Paris"})
 
@@ -380,3 +381,91 @@ def _minimal_response():
     return {"id": "r", "object": "response", "created_at": 1, "status": "in_progress", "model": "m", "output": [],
             "error": None, "incomplete_details": None, "instructions": None, "metadata": {},
             "parallel_tool_calls": True, "temperature": 1, "top_p": 1, "tool_choice": "auto", "tools": []}
+
+
+# One valid body per validated shape; each case below breaks one field of it.
+CHAT = {"id": "c", "object": "chat.completion", "created": 1, "model": "m", "usage": None,
+        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                     "message": {"role": "assistant", "content": "hi", "refusal": None}}]}
+CHUNK = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+         "choices": [{"index": 0, "delta": {"content": "x"}, "logprobs": None, "finish_reason": None}]}
+OPENAI_ERROR = {"error": {"message": "bad", "type": "invalid_request_error", "param": None, "code": None}}
+TEXT_DELTA = {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0,
+              "delta": "x", "logprobs": [], "sequence_number": 3}
+MESSAGE = {"id": "msg_1", "type": "message", "role": "assistant", "model": "c",
+           "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn", "stop_sequence": None,
+           "usage": {"input_tokens": 1, "output_tokens": 1, "cache_creation_input_tokens": None,
+                     "cache_read_input_tokens": None}}
+MESSAGE_DELTA = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                 "usage": {"output_tokens": 3}}
+GENERATE = {"candidates": [{"content": {"role": "model", "parts": [{"text": "hi"}]}, "finishReason": "STOP",
+                            "index": 0}],
+            "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 1, "totalTokenCount": 2},
+            "createTime": "2026-01-02T03:04:05.123456Z"}
+OPENAI, ANTHROPIC, GEMINI = validate_openai, validate_anthropic, validate_gemini
+DROP = object()
+
+BROKEN = [
+    # (validator, schema name, valid body, path to break, new value or DROP, the error must name)
+    (OPENAI, "CreateChatCompletionResponse", CHAT, "choices.0.message.content", DROP, "content"),
+    (OPENAI, "CreateChatCompletionResponse", CHAT, "choices.0.logprobs", DROP, "logprobs"),
+    (OPENAI, "CreateChatCompletionResponse", CHAT, "choices.0.finish_reason", "done", "finish_reason"),
+    (OPENAI, "CreateChatCompletionResponse", CHAT, "created", "1", "created"),
+    (OPENAI, "CreateChatCompletionResponse", CHAT, "id", DROP, "id"),
+    (OPENAI, "CreateChatCompletionResponse", CHAT, "object", "chat.completions", "object"),
+    (OPENAI, "CreateChatCompletionStreamResponse", CHUNK, "choices.0.finish_reason", DROP, "finish_reason"),
+    (OPENAI, "CreateChatCompletionStreamResponse", CHUNK, "choices.0.delta.content", 7, "content"),
+    (OPENAI, "ErrorResponse", OPENAI_ERROR, "error.param", DROP, "param"),
+    (OPENAI, "ErrorResponse", OPENAI_ERROR, "error.message", DROP, "message"),
+    (OPENAI, "Response", None, "incomplete_details", DROP, "incomplete_details"),
+    (OPENAI, "Response", None, "created_at", "now", "created_at"),
+    (OPENAI, "Response", None, "status", "thinking", "status"),
+    ("openai-event", "ResponseStreamEvent", TEXT_DELTA, "sequence_number", DROP, "sequence_number"),
+    ("openai-event", "ResponseStreamEvent", TEXT_DELTA, "type", "response.output_text.more", "unknown type"),
+    (ANTHROPIC, "Message", MESSAGE, "stop_sequence", DROP, "stop_sequence"),
+    (ANTHROPIC, "Message", MESSAGE, "stop_reason", "finished", "stop_reason"),
+    (ANTHROPIC, "Message", MESSAGE, "usage.output_tokens", "1", "output_tokens"),
+    (ANTHROPIC, "Message", MESSAGE, "content.0.type", "txt", "content"),
+    (ANTHROPIC, "CountMessageTokensResponse", {"input_tokens": 3}, "input_tokens", DROP, "input_tokens"),
+    ("anthropic-event", "MessageStreamEvent", MESSAGE_DELTA, "delta.stop_reason", DROP, "stop_reason"),
+    ("anthropic-event", "MessageStreamEvent", MESSAGE_DELTA, "usage.output_tokens", DROP, "output_tokens"),
+    (GEMINI, "GenerateContentResponse", GENERATE, "candidates.0.finishReason", "DONE", "DONE"),
+    (GEMINI, "GenerateContentResponse", GENERATE, "candidates.0.index", "0", "index"),
+    (GEMINI, "GenerateContentResponse", GENERATE, "candidates.0.content.parts.0", {}, "exactly one"),
+    (GEMINI, "GenerateContentResponse", GENERATE, "usageMetadata.totalTokenCount", 2.5, "totalTokenCount"),
+    (GEMINI, "GenerateContentResponse", GENERATE, "createTime", "yesterday", "createTime"),
+    (GEMINI, "CountTokensResponse", {"totalTokens": 3}, "totalTokens", DROP, "totalTokens"),
+    (GEMINI, "EmbedContentResponse", {"embedding": {"values": [0.5]}}, "embedding.values", ["x"], "values"),
+    (GEMINI, "Status", {"code": 400, "message": "bad"}, "code", "400", "code"),
+]
+
+
+def _broken(body: dict, path: str, value: object) -> dict:
+    body = json.loads(json.dumps(body))
+    *parents, last = [int(k) if k.isdigit() else k for k in path.split(".")]
+    node = body
+    for key in parents:
+        node = node[key]
+    if value is DROP:
+        del node[last]
+    else:
+        node[last] = value
+    return body
+
+
+def _check(validator, name: str, body: dict) -> None:
+    if validator == "openai-event":
+        validate_union("openai", name, body)
+    elif validator == "anthropic-event":
+        validate_union("anthropic", name, body)
+    else:
+        validator(name, body)
+
+
+@pytest.mark.parametrize(("validator", "name", "good", "path", "value", "message"), BROKEN,
+                         ids=[f"{c[1]}:{c[3]}" for c in BROKEN])
+def test_validators_reject_one_broken_field(validator, name, good, path, value, message):
+    good = good or _minimal_response()
+    _check(validator, name, good)                     # the valid body passes...
+    with pytest.raises(AssertionError, match=message):
+        _check(validator, name, _broken(good, path, value))   # ...and fails with the one field broken

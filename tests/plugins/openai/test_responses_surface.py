@@ -93,7 +93,7 @@ async def test_stream_passes_every_event_with_its_event_line(gw, fake_openai):
                                        {"model": "gpt-5.5", "input": "weather?", "stream": True, "store": False})
     assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
     assert "Content-Encoding" not in headers
-    events = validate_responses_stream(body)        # every event against the spec, with `event:` lines
+    events = validate_responses_stream(body)        # every event against the SDK's models, with `event:` lines
     types = [e["type"] for e in events]
     assert types.count("response.output_item.done") == 2
     assert "response.function_call_arguments.done" in types

@@ -1,7 +1,7 @@
 """One driver per client surface: the official SDK doing each matrix scenario.
 
 Every HTTP exchange goes through :class:`Recorder`, so each response body and
-stream the client received is validated against ../shared/specs afterwards.
+stream the client received is validated against the SDKs' wire models afterwards (support/specs.py).
 Drivers return plain facts (text, tool calls, usage) for the scenarios to check.
 """
 

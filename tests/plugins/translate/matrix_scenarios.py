@@ -2,7 +2,7 @@
 
 A scenario drives the client's official SDK through the gateway against a fake
 upstream, checks what the client saw and what the provider received, and
-finally validates every client-side body and event against ../shared/specs.
+finally validates every client-side body and event against the SDKs' wire models.
 Used by test_conformance_matrix.py and by ``tests/translate_matrix.py``
 (prints the table).
 """
