@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Benchmark Relaygate beside the bare aiohttp passthrough (and nginx) in one run.
 
-Uses the shared load harness (../shared/bench): its fake upstream, wrk and the
-streaming client. Prints the harness's tables and writes them under
+Uses the load harness in tests/bench/harness (README there): its fake upstream, wrk and
+the streaming client. Prints the harness's tables and writes them under
 tests/bench/results/. Numbers, not assertions.
 
     python tests/bench/run_bench.py                  # gateway (1 worker) + aiohttp-1w + nginx
     python tests/bench/run_bench.py --workers 2      # also compare against aiohttp-2w
     python tests/bench/run_bench.py --quick          # 1 round, a few scenarios
-    python tests/bench/run_bench.py --litellm        # also LiteLLM (installed per ../shared/bench/README.md)
+    python tests/bench/run_bench.py --litellm        # also LiteLLM (installed per tests/bench/harness/README.md)
 
 Needs wrk and nginx-light from Debian (apt-get install -y wrk nginx-light);
 without nginx the nginx column is skipped.
@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCH = ROOT.parent / "shared" / "bench"
+BENCH = ROOT / "tests" / "bench" / "harness"
 WORK = Path("/tmp/bench-work")
 GW_PORT = 18400
 
@@ -68,7 +68,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--scenarios", help="passed to the harness")
     ap.add_argument("--litellm", action="store_true",
-                    help="also run LiteLLM 1.109.1 (install it first as ../shared/bench/README.md says)")
+                    help="also run LiteLLM 1.109.1 (install it first as tests/bench/harness/README.md says)")
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more harness arguments")
     args = ap.parse_args()
 
