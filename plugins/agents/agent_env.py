@@ -1,7 +1,7 @@
 """``relaygate agent-env claude|codex|gemini|opencode``: the set-up a developer pastes into a shell.
 
-What each agent needs is in shared/clients/README.md (captured from the real CLIs): base URL
-variables, how the key travels, the config files Codex and Gemini CLI insist on, and the
+What each agent needs is in tests/fixtures/clients/README.md (captured from the real CLIs):
+base URL variables, how the key travels, the config files Codex and Gemini CLI insist on, and the
 switches that keep their telemetry and update checks off. The output is a shell snippet:
 ``export`` lines, plus a heredoc writing the agent's config file where it needs one.
 ``--part config`` prints only that file (to merge into an existing one), ``--part env``

@@ -1,6 +1,6 @@
 """Which coding agent sent a request, and which of its sessions (from what the real CLIs send).
 
-See shared/clients/captures: Claude Code sends ``User-Agent: claude-cli/…``, ``x-app: cli`` and
+See tests/fixtures/clients/captures: Claude Code sends ``User-Agent: claude-cli/…``, ``x-app: cli`` and
 ``X-Claude-Code-Session-Id`` (the session id is also in ``metadata.user_id``, a JSON string);
 Codex sends ``originator: codex_exec`` and ``session-id``/``thread-id``; opencode sends
 ``User-Agent: opencode/…`` and ``x-session-id``. Gemini CLI sends no session id at all, so

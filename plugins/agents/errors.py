@@ -1,6 +1,6 @@
 """Refusals a coding agent stops on, instead of retrying for minutes.
 
-shared/clients/results/error_matrix.txt: Claude Code retries 401, 429 and 500 with growing
+tests/fixtures/clients/results/error_matrix.txt: Claude Code retries 401, 429 and 500 with growing
 backoff (a wrong or revoked key looks like a hang), Gemini CLI and opencode retry 429 and
 5xx. Run against the real CLIs (tests/plugins/agents/test_agent_cli_e2e.py), a 403 stops
 Claude Code, Gemini CLI and opencode at once with the message shown, while Codex 0.169

@@ -1,7 +1,7 @@
 """The OpenAI Chat Completions wire format (``openai.chat``): validation, usage, errors.
 
-Validation follows the reference (../shared/reference): value ranges, roles
-and their order, ``tool_call_id`` only on tool messages, at most 32 tools,
+Validation follows the reference (the Databricks Foundation Model REST API docs): value
+ranges, roles and their order, ``tool_call_id`` only on tool messages, at most 32 tools,
 ``top_logprobs`` only with ``logprobs``. ``strict`` adds the reference's
 rules that OpenAI itself does not have (one system message, first).
 """

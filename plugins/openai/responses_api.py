@@ -1,7 +1,7 @@
 """The OpenAI Responses wire format (``openai.responses``): validation, usage, errors.
 
-Validation follows the reference (../shared/reference): value ranges, the
-shape of ``input`` items and content blocks, function tools. What agents send
+Validation follows the reference (the Databricks Foundation Model REST API docs): value
+ranges, the shape of ``input`` items and content blocks, function tools. What agents send
 beyond it passes through untouched: ``custom``/``web_search``/``namespace``/
 ``tool_search`` tools, reasoning items with ``encrypted_content``,
 ``client_metadata``, ``include``, ``text.verbosity``. The gateway keeps no
