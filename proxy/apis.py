@@ -28,38 +28,98 @@ def usage_value_present(line: bytes) -> bool:
     return False
 
 
-class StreamMeter:
-    """Watches a response stream for usage without re-parsing every chunk.
+#: How a provider's stream ended, as its own bytes tell (:attr:`StreamMeter.end`); "" while open.
+STREAM_COMPLETE = "complete"          # the provider's own terminator arrived
+STREAM_PROVIDER_ERROR = "error"       # the provider's own terminal error event arrived (relayed as is)
+STREAM_MALFORMED = "malformed"        # a data line that is not the JSON object the format requires
+STREAM_OVERSIZE = "oversize"          # one event longer than server.max_stream_event_bytes
+#: ends after which nothing more may be relayed: the relay cuts the stream with an error event
+STREAM_FAULTS = (STREAM_MALFORMED, STREAM_OVERSIZE)
 
-    Splits the bytes into lines and parses only ``data:`` lines whose
-    ``usage`` value is not null; subclasses implement :meth:`on_event`.
+DEFAULT_MAX_EVENT_BYTES = 8 << 20
+
+
+class StreamMeter:
+    """Watches a provider's response stream for usage and for how it ends, cheaply.
+
+    Splits the bytes into whole lines; each ``data:`` line gets byte checks
+    only (starts with ``{`` and ends with ``}``, the format's terminator
+    prefixes), and is parsed only when its ``usage`` value is not null.
+    Subclasses implement :meth:`on_event` (usage), :meth:`terminal` and
+    :meth:`on_other` (the format's end markers).
     """
 
-    __slots__ = ("usage", "_tail")
+    __slots__ = ("usage", "_tail", "end", "max_event_bytes")
 
     def __init__(self) -> None:
         self.usage = Usage()
         self._tail = b""
+        self.end = ""
+        self.max_event_bytes = DEFAULT_MAX_EVENT_BYTES
 
     def feed(self, chunk: bytes) -> None:
         data = self._tail + chunk if self._tail else chunk
-        if b'"usage' not in data:
-            # Fast path: keep only the unfinished last line.
-            self._tail = data[data.rfind(b"\n") + 1:]
-            return
-        lines = data.split(b"\n")
-        self._tail = lines.pop()
-        for line in lines:
-            if line.startswith(b"data:") and usage_value_present(line):
-                try:
-                    event = orjson.loads(line[5:])
-                except orjson.JSONDecodeError:
-                    continue
-                if isinstance(event, dict):
-                    self.on_event(event)
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            self._tail = data[cut:]
+            self._lines(data[:cut] if cut < len(data) else data)
+        else:
+            self._tail = data
+        if len(self._tail) > self.max_event_bytes and not self.end:
+            self.end = STREAM_OVERSIZE
+
+    def close(self) -> None:
+        """The provider's body ended: a last line without its newline still counts."""
+        if self._tail:
+            tail, self._tail = self._tail, b""
+            self._lines(tail)
+
+    def _lines(self, block: bytes) -> None:
+        limit = self.max_event_bytes
+        for line in block.split(b"\n"):
+            if len(line) > limit:
+                self.end = self.end or STREAM_OVERSIZE
+                return
+            if not line.startswith(b"data:"):
+                continue
+            payload = line[5:].strip()
+            if not payload:
+                continue
+            if payload[0] != 0x7B or payload[-1] != 0x7D:       # not {...}: JSON cut short, HTML, ...
+                if not self.on_other(payload):
+                    self.end = self.end or STREAM_MALFORMED
+                    return
+                continue
+            if not self.end:
+                self.end = self.terminal(payload)
+            self.meter(payload)
+
+    def terminal(self, payload: bytes) -> str:
+        """STREAM_COMPLETE or STREAM_PROVIDER_ERROR when this data line ends the stream, else ""."""
+        return ""
+
+    def on_other(self, payload: bytes) -> bool:
+        """A data line that is not a JSON object: True if the format allows it (``[DONE]``)."""
+        return False
+
+    def meter(self, payload: bytes) -> None:
+        if usage_value_present(payload):
+            try:
+                event = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                self.end = self.end or STREAM_MALFORMED
+                return
+            if isinstance(event, dict):
+                self.on_event(event)
 
     def on_event(self, event: dict[str, Any]) -> None:
         """One parsed event that carries usage; update :attr:`usage`."""
+
+
+def starts_with_type(payload: bytes, prefixes: tuple[bytes, ...]) -> bool:
+    """True when the JSON object *payload* begins with one of *prefixes* (``{"type":"x"``),
+    whatever its spacing: providers put ``type`` first in their events. A byte check, no parsing."""
+    return payload[:96].replace(b" ", b"").startswith(prefixes)
 
 
 class StreamFilter(Protocol):

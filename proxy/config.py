@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 import pluggy
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from proxy.config_file import ConfigError, expand_env, format_validation_error, read_text, read_yaml
 from proxy.plugins import make_plugin_manager, plugins_of
@@ -181,11 +181,15 @@ class ServerConfig(ConfigModel):
                                           "(from connecting, or from its first byte on a kept-alive connection)")
     body_timeout_seconds: float = Field(120, gt=0, description="a request's whole body must arrive within this")
     access_log: bool = True          # one structured JSON line per request
-    #: seconds /readyz answers 503 before the listener closes on SIGTERM (let load balancers notice)
-    drain_delay_seconds: float = Field(0, ge=0)
+    #: seconds /readyz answers 503 while the listener still accepts, after SIGTERM (load balancers and
+    #: Kubernetes endpoints notice); ``drain_delay_seconds`` is its former name
+    shutdown_delay_seconds: float = Field(5, ge=0, validation_alias=AliasChoices(
+        "shutdown_delay_seconds", "drain_delay_seconds"))
     max_line_size: int = Field(8190, ge=256, description="request line / header line limit (bytes)")
     max_field_size: int = Field(8190, ge=256, description="one header's size limit (bytes)")
     max_response_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="non-streaming provider body limit")
+    max_stream_event_bytes: int = Field(8 * 1024 * 1024, ge=1024,
+                                        description="one stream event's limit; a bigger one ends the stream")
     trusted_proxies: list[str] = Field([], description="CIDRs whose X-Forwarded-For is believed")
     retry_budget_percent: float = Field(20, ge=0, le=100, description="retries as % of active requests")
     retry_budget_min_concurrency: int = Field(3, ge=0, description="retries always allowed in flight")

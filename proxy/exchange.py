@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from proxy.errors import RequestRejected
-from proxy.sse import SSEParser
+from proxy.apis import STREAM_FAULTS, STREAM_MALFORMED
+from proxy.sse import SSEParser, WholeElements, WholeEvents
 from proxy.usage import Usage
 
 if TYPE_CHECKING:
@@ -55,19 +56,22 @@ class TranslateOptions:
 class ExchangeStream:
     """One streamed answer: meters the provider's bytes and rewrites them for the client.
 
-    *inner* is a translation's client stream, a passthrough's stream filter, or
-    None (bytes relayed as they came); the choice is made once, not per chunk.
+    *inner* is a translation's client stream or a passthrough's stream filter;
+    both hand on whole events only (a passthrough without a filter gets
+    :class:`~proxy.sse.WholeEvents` / :class:`~proxy.sse.WholeElements`), so
+    a stream cut or refused mid-event never leaves the client half an event.
+    :attr:`end` says how the provider's stream ended (see :mod:`proxy.apis`).
     """
 
     __slots__ = ("meter", "inner", "_feed", "_finish")
 
-    def __init__(self, meter: StreamMeter, inner: ClientStreamBase | StreamFilter | None = None) -> None:
+    def __init__(self, meter: StreamMeter, inner: ClientStreamBase | StreamFilter | None = None, *,
+                 json_array: bool = False) -> None:
         self.meter = meter
-        self.inner = inner
         if inner is None:
-            self._feed = None
-            self._finish = None
-        elif isinstance(inner, ClientStreamBase):
+            inner = WholeElements() if json_array else WholeEvents()
+        self.inner = inner
+        if isinstance(inner, ClientStreamBase):
             self._feed, self._finish = inner.feed, inner.finish
         else:
             self._feed, self._finish = inner, inner.flush
@@ -80,16 +84,33 @@ class ExchangeStream:
     def final(self) -> dict[str, Any] | None:
         return getattr(self.inner, "final", None)
 
+    @property
+    def end(self) -> str:
+        return self.meter.end
+
     def feed(self, chunk: bytes) -> bytes:
-        self.meter.feed(chunk)
-        return chunk if self._feed is None else self._feed(chunk)
+        meter = self.meter
+        meter.feed(chunk)
+        if meter.end in STREAM_FAULTS:
+            return b""                      # the relay ends the stream with an error event
+        try:
+            return self._feed(chunk)
+        except ValueError:                  # a translator met JSON it cannot read
+            meter.end = STREAM_MALFORMED
+            return b""
 
     def observe(self, chunk: bytes) -> None:
         """Meter bytes the client will never see (read on after it left)."""
         self.meter.feed(chunk)
 
+    def close(self) -> str:
+        """The provider's body ended; returns how the stream ended ("" = cut short)."""
+        self.meter.close()
+        return self.meter.end
+
     def finish(self) -> bytes:
-        return b"" if self._finish is None else self._finish()
+        """The client's rest and terminator; only for a stream the provider really ended."""
+        return self._finish()
 
 
 class ClientStreamBase:
@@ -141,7 +162,7 @@ class Exchange:
         return None
 
     def stream(self, *, model: str, request: dict[str, Any], json_array: bool = False) -> ExchangeStream:
-        return ExchangeStream(self.provider.meter_class(), self.client.stream_filter(request))
+        return ExchangeStream(self.provider.meter_class(), self.client.stream_filter(request), json_array=json_array)
 
     # -- no provider call
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:

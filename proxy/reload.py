@@ -68,7 +68,7 @@ async def reload(gateway: Gateway, path: str) -> bool:
              len(settings.providers), len(settings.endpoints), len(settings.keys))
     _notify(gateway, "success")
     # Old providers may still serve in-flight requests: close them once those had time to end.
-    drain = old.settings.server.drain_timeout_seconds + old.settings.server.drain_delay_seconds
+    drain = old.settings.server.drain_timeout_seconds + old.settings.server.shutdown_delay_seconds
     stale = [p for name, p in old.providers.items() if runtime.providers.get(name) is not p]
     if stale:
         asyncio.get_running_loop().call_later(drain + 60, _close_later, stale)

@@ -115,6 +115,66 @@ class JsonArrayParser:
         return out
 
 
+class WholeEvents:
+    """Passes SSE bytes on up to the last complete event (a blank line) only, so a stream
+    cut mid-event never leaves the client half an event; :meth:`flush` gives the rest."""
+
+    __slots__ = ("pending",)
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def __call__(self, chunk: bytes) -> bytes:
+        data = self.pending + chunk if self.pending else chunk
+        if data.endswith((b"\n\n", b"\r\n\r\n")):      # the usual case: reads end on events
+            self.pending = b""
+            return data
+        lf, crlf = data.rfind(b"\n\n"), data.rfind(b"\r\n\r\n")
+        cut = max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+        self.pending = data[cut:]
+        return data[:cut]
+
+    def flush(self) -> bytes:
+        rest, self.pending = self.pending, b""
+        return rest
+
+
+class WholeElements:
+    """The same for a streamed JSON array (Gemini without ``alt=sse``, elements separated by
+    ``\n,``): passes on the elements known whole (followed by a separator, or ending in a
+    closing ``}`` line); :meth:`flush` gives the rest, closed with ``]`` if it is not."""
+
+    __slots__ = ("pending", "_sent")
+
+    def __init__(self) -> None:
+        self.pending = b""
+        self._sent = False
+
+    def __call__(self, chunk: bytes) -> bytes:
+        data = self.pending + chunk if self.pending else chunk
+        i = data.rfind(b"\n,")
+        head, rest = (data[:i + 1], data[i + 1:]) if i >= 0 else (b"", data)
+        if _element_ends(rest):
+            head, rest = data, b""
+        self.pending = rest
+        if head:
+            self._sent = True
+        return head
+
+    def flush(self) -> bytes:
+        rest, self.pending = self.pending, b""
+        if not rest.strip():
+            return b"" if self._sent else b"[]"
+        return rest if rest.rstrip().endswith(b"]") else rest + b"]"
+
+
+def _element_ends(rest: bytes) -> bool:
+    """``[{..}\n`` / ``,{..}\n`` on one line, or a pretty-printed one whose ``}`` closes at column 0."""
+    if not rest.endswith(b"}\n") or rest.lstrip(b"[, \r\n")[:1] != b"{":
+        return False
+    return rest.endswith(b"\n}\n") or rest.count(b"\n") == 1
+
+
 def event(name: str, data: Any) -> bytes:
     """``event: name`` + ``data: json`` (Anthropic, OpenAI Responses)."""
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"

@@ -18,6 +18,8 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from proxy import stream_end
+from proxy.apis import STREAM_COMPLETE, STREAM_FAULTS, STREAM_PROVIDER_ERROR
 from proxy.context import AGENT_KIND, AGENT_SESSION_ID, Route, UsageRecord
 from proxy.errors import (
     GatewayError,
@@ -76,6 +78,13 @@ class Watchdog:
             self._handle = self._loop.call_at(min(self.last + self._idle, self._deadline), self._check)
             return
         self._on_stall(self.fired)
+
+    def cut(self, why: str) -> None:
+        """End the attempt now (shutdown): the relay sees the provider's stream break."""
+        if not self.fired:
+            self.fired = why
+            self._handle.cancel()
+            self._on_stall(why)
 
     def cancel(self) -> None:
         self._handle.cancel()
@@ -191,8 +200,7 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
             if ctx.stream and (upstream.content_type != "application/json" or ureq.json_stream):
                 # What the client reads: a JSON array (Gemini without alt=sse) or SSE.
                 json_array = ctx.api.json_array_stream(ctx.path_params)
-                stream = exchange.stream(model=ctx.endpoint_name, request=ctx.body or {},
-                                         json_array=json_array and not exchange.passthrough)
+                stream = exchange.stream(model=ctx.endpoint_name, request=ctx.body or {}, json_array=json_array)
                 if not exchange.passthrough:
                     ctx.stash[TRANSLATED_RESPONSE] = lambda: stream.final
                 return await _relay_stream(gateway, ctx, route, upstream, watchdog, att, stream,
@@ -213,7 +221,7 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
     except (ConnectionResetError, asyncio.CancelledError):
         att.disconnected = True
         att.error = att.error or "client_disconnected"
-        att.outcome = att.outcome or "client_cancelled"
+        att.outcome = att.outcome or stream_end.cancelled_outcome(gateway)
         raise
     finally:
         await gateway.hooks.record_usage(ctx, make_record(ctx, route, att))
@@ -271,9 +279,11 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
                         json_stream: bool = False) -> web.StreamResponse:
     """Pass the provider's stream through chunk by chunk, metering usage on the way.
 
-    A provider failure after the first byte cannot become an HTTP status any
-    more: the client gets a final error event in its own format instead
-    (*json_stream*: a JSON array, Gemini's default stream, gets a last element).
+    The stream ends with the provider's terminator (or the client format's, written
+    because the provider's stream completed), or else with ONE terminal error
+    event in the client's format (*json_stream*: a JSON array, Gemini's default
+    stream, gets a last element): after the first byte a failure cannot become an
+    HTTP status any more. ``att.outcome`` says which (see :mod:`proxy.stream_end`).
     """
     headers = {**_SSE_HEADERS, **response_headers(ctx, route)}
     if json_stream:
@@ -281,8 +291,12 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
     out = web.StreamResponse(status=200, headers=headers)
     counts = gateway.in_flight_streams
     counts[ctx.surface] = counts.get(ctx.surface, 0) + 1
+    cuts = stream_end.open_streams(gateway)
+    cuts.add(watchdog.cut)
+    meter = stream.meter
+    meter.max_event_bytes = limit = gateway.settings.server.max_stream_event_bytes
     relayed = 0
-    finished = False
+    started = finished = False
     try:
         ctx.committed = True                 # from here on, no retry and no fallback
         await out.prepare(ctx.request)
@@ -295,30 +309,30 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
                     att.ttft = time.perf_counter() - ctx.started
                 watchdog.last = clock()          # Watchdog.kick(), inlined: this runs per chunk
                 relayed += len(chunk)
-                chunk = feed(chunk)              # metered, and rewritten for the client if needed
+                chunk = feed(chunk)              # metered, checked, and rewritten for the client if needed
                 if chunk:
                     await write(chunk)
                     # Time blocked on a slow reader is not provider silence: it must not trip the idle
                     # timeout and count against the provider's circuit.
                     watchdog.last = clock()
-            finished = True
-            if tail := stream.finish():
-                await write(tail)
+                    started = True
+                if meter.end in STREAM_FAULTS:   # malformed or oversize: nothing more is relayed
+                    break
+            end = meter.end if meter.end in STREAM_FAULTS else stream.close()
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
             if isinstance(exc, aiohttp.ClientConnectionResetError) and not watchdog.fired:
                 raise ConnectionResetError from exc     # writing to the client failed
-            err: GatewayError
-            if watchdog.fired:
-                err = UpstreamTimeout(f"provider {route.provider.name!r} stalled mid-stream "
-                                      f"({watchdog.fired} timeout)")
-            else:
-                err = UpstreamProtocolError(f"provider {route.provider.name!r} broke the stream")
-            att.error, att.status = err.reason, err.status
-            if json_stream:      # close the array with the error as its last element
-                await write((b"," if att.ttft is not None else b"[")
-                            + orjson.dumps(ctx.api.error_body(err, ctx.request_id)) + b"]")
-            else:
-                await write(ctx.api.stream_error_event(err, ctx.request_id))
+            end = meter.end                  # broken after its terminator: still complete
+        if end == STREAM_COMPLETE or end == STREAM_PROVIDER_ERROR:
+            finished = True
+            if tail := stream.finish():
+                await write(tail)
+            if end == STREAM_PROVIDER_ERROR:     # the provider's own error event was relayed
+                att.error, att.status, att.outcome = "upstream_stream_error", 502, stream_end.ERROR
+        else:
+            err, att.outcome = stream_end.failure(route.provider.name, end, watchdog.fired, limit)
+            att.error, att.status = err.reason, err.status   # type: ignore[attr-defined]
+            await write(stream_end.error_event(ctx, err, json_stream, started))
         await out.write_eof()
         return out
     except (ConnectionResetError, asyncio.CancelledError):
@@ -328,6 +342,7 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
             await _drain_for_usage(upstream, stream, route.endpoint.timeouts.disconnect_drain_seconds)
         raise
     finally:
+        cuts.discard(watchdog.cut)
         counts[ctx.surface] -= 1
         att.usage = u = stream.usage
         if not u.input_tokens:       # no usage event arrived: bill the prompt by estimate, never 0

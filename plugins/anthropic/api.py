@@ -20,7 +20,7 @@ from typing import Any
 
 from proxy.checks import boolean, int_at_least, is_int
 from proxy import hookimpl
-from proxy.apis import Api, ApiRegistry, StreamMeter
+from proxy.apis import STREAM_COMPLETE, STREAM_PROVIDER_ERROR, Api, ApiRegistry, StreamMeter, starts_with_type
 from proxy.usage import Usage
 from plugins.anthropic.errors import anthropic_error_type, anthropic_quota_exhausted
 from proxy.errors import GatewayError, RequestRejected
@@ -56,6 +56,12 @@ class MessagesStreamMeter(StreamMeter):
     def __init__(self) -> None:
         super().__init__()
         self._raw: dict[str, Any] = {}
+
+    def terminal(self, payload: bytes) -> str:
+        # message_stop ends every complete stream; an error event ends a failed one.
+        if starts_with_type(payload, (b'{"type":"message_stop"',)):
+            return STREAM_COMPLETE
+        return STREAM_PROVIDER_ERROR if starts_with_type(payload, (b'{"type":"error"',)) else ""
 
     def on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")

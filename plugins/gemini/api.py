@@ -19,7 +19,16 @@ import orjson
 
 from proxy.checks import is_int
 from proxy import hookimpl
-from proxy.apis import Api, ApiRegistry, StreamMeter
+from proxy.apis import (
+    STREAM_COMPLETE,
+    STREAM_FAULTS,
+    STREAM_MALFORMED,
+    STREAM_OVERSIZE,
+    STREAM_PROVIDER_ERROR,
+    Api,
+    ApiRegistry,
+    StreamMeter,
+)
 from proxy.usage import Usage
 from plugins.gemini.errors import gemini_quota_exhausted, gemini_status_name
 from proxy.errors import GatewayError, RequestRejected
@@ -62,42 +71,108 @@ def _object_end(data: bytes, start: int) -> int:
 
 
 class GeminiStreamMeter(StreamMeter):
-    """Usage of both Gemini streams: ``alt=sse`` events and the default JSON array.
+    """Usage and end of both Gemini streams: ``alt=sse`` events and the default JSON array.
 
-    Neither is parsed as a whole: we look for ``"usageMetadata"`` and parse
-    only the small object after it. Later chunks repeat the running totals,
-    so the last one seen wins.
+    Usage: neither stream is parsed as a whole; we look for ``"usageMetadata"``
+    and parse only the small object after it. Later chunks repeat the running
+    totals, so the last one seen wins.
+
+    End: the chunk with a candidate's ``finishReason`` is the last (it carries
+    the final usage); an ``{"error": ...}`` event or element ends a failed
+    stream. Array elements are told apart by the ``\n,`` Gemini writes between
+    them, and a complete array must close with ``]``.
     """
 
-    __slots__ = ()
+    __slots__ = ("_usage_tail", "_array", "_finished")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._usage_tail = b""
+        self._array: bool | None = None      # None until the first byte tells SSE from array
+        self._finished = False
 
     def feed(self, chunk: bytes) -> None:
+        self._meter_usage(chunk)
+        if self._array is None:
+            head = chunk.lstrip()
+            if not head:
+                return
+            self._array = head[:1] == b"["
+        if self._array:
+            self._feed_array(chunk)
+        else:
+            super().feed(chunk)
+
+    def terminal(self, payload: bytes) -> str:
+        if payload[:12].replace(b" ", b"").startswith(b'{"error"'):
+            return STREAM_PROVIDER_ERROR
+        return STREAM_COMPLETE if b'"finishReason"' in payload else ""
+
+    def _feed_array(self, chunk: bytes) -> None:
         data = self._tail + chunk if self._tail else chunk
+        i = data.rfind(b"\n,")
+        if i < 0:
+            self._tail = data
+        else:
+            for element in data[:i].split(b"\n,"):
+                self._element(element)
+            self._tail = data[i + 2:]
+        if len(self._tail) > self.max_event_bytes and not self.end:
+            self.end = STREAM_OVERSIZE
+
+    def _element(self, element: bytes) -> None:
+        body = element.strip().removeprefix(b"[").lstrip()
+        if not body or self.end in STREAM_FAULTS:
+            return
+        if body[0] != 0x7B or body[-1] != 0x7D:
+            self.end = self.end or STREAM_MALFORMED
+            return
+        kind = self.terminal(body)
+        if kind == STREAM_PROVIDER_ERROR:
+            self.end = self.end or kind
+        elif kind:
+            self._finished = True             # complete only once the array closes, too
+
+    def close(self) -> None:
+        if not self._array:
+            super().close()
+            return
+        tail, self._tail = self._tail.rstrip(), b""
+        closed = tail.endswith(b"]")
+        self._element(tail[:-1] if closed else tail)
+        if closed and self._finished and not self.end:
+            self.end = STREAM_COMPLETE
+
+    def _meter_usage(self, chunk: bytes) -> None:
+        data = self._usage_tail + chunk if self._usage_tail else chunk
         pos = 0
         while True:
             i = data.find(_KEY, pos)
             if i < 0:
                 # Keep enough bytes to find a key split across two chunks.
-                self._tail = data[max(pos, len(data) - len(_KEY) + 1):]
+                self._usage_tail = data[max(pos, len(data) - len(_KEY) + 1):]
                 return
             j = i + len(_KEY)
             while j < len(data) and data[j] in b" \t\r\n:":
                 j += 1
             if j >= len(data):
-                self._tail = data[i:]
+                self._usage_tail = data[i:]
                 return
             if data[j] != 0x7B:  # not an object (null): skip it
                 pos = j
                 continue
             end = _object_end(data, j)
             if end < 0:
-                self._tail = data[i:] if len(data) - i < 65536 else b""
+                self._usage_tail = data[i:] if len(data) - i < 65536 else b""
                 return
             try:
                 self.usage = usage_from_gemini(orjson.loads(data[j:end]))
             except orjson.JSONDecodeError:
                 pass
             pos = end
+
+    def meter(self, payload: bytes) -> None:
+        """Usage comes from :meth:`_meter_usage`, which sees every byte once."""
 
 
 def _object_list(body: dict[str, Any], name: str, *, required: bool) -> list[Any] | None:

@@ -18,7 +18,15 @@ from plugins.unified.chat_content import validate_content_parts
 from proxy.checks import boolean, int_at_least, is_int, number_in, object_field, one_of, stop_sequences
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
 from proxy import hookimpl
-from proxy.apis import Api, ApiRegistry, StreamFilter, StreamMeter, usage_value_present
+from proxy.apis import (
+    STREAM_COMPLETE,
+    STREAM_PROVIDER_ERROR,
+    Api,
+    ApiRegistry,
+    StreamFilter,
+    StreamMeter,
+    usage_value_present,
+)
 from proxy.usage import Usage
 from proxy.errors import GatewayError, RequestRejected
 
@@ -43,7 +51,19 @@ def usage_from_openai(u: dict[str, Any] | None) -> Usage:
 
 
 class ChatStreamMeter(StreamMeter):
+    """Chat and completions streams end with ``data: [DONE]``; an ``{"error": ...}`` event ends
+    them too (OpenAI closes the stream after it)."""
+
     __slots__ = ()
+
+    def terminal(self, payload: bytes) -> str:
+        return STREAM_PROVIDER_ERROR if payload[:12].replace(b" ", b"").startswith(b'{"error"') else ""
+
+    def on_other(self, payload: bytes) -> bool:
+        if payload == b"[DONE]":
+            self.end = self.end or STREAM_COMPLETE
+            return True
+        return False
 
     def on_event(self, event: dict[str, Any]) -> None:
         self.usage = usage_from_openai(event.get("usage"))

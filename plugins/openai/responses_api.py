@@ -19,7 +19,7 @@ import orjson
 from proxy.checks import boolean, int_at_least, number_in, object_field, one_of
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
 from proxy import hookimpl
-from proxy.apis import Api, ApiRegistry, StreamMeter
+from proxy.apis import STREAM_COMPLETE, STREAM_PROVIDER_ERROR, Api, ApiRegistry, StreamMeter, starts_with_type
 from proxy.usage import Usage
 from proxy.errors import GatewayError, RequestRejected
 
@@ -28,6 +28,10 @@ REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 MAX_METADATA_PAIRS = 16
 #: stream events whose ``response`` carries the final usage
 FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+#: data-line prefixes of the events that end a stream: the response finished (incomplete is a
+#: finished response too, e.g. max_output_tokens), or it failed
+_COMPLETE_PREFIXES = (b'{"type":"response.completed"', b'{"type":"response.incomplete"')
+_FAILED_PREFIXES = (b'{"type":"response.failed"', b'{"type":"error"')
 
 #: The stream meter of the request being relayed, so a mid-stream error event can
 #: continue its ``sequence_number`` (each request runs in its own asyncio task).
@@ -81,6 +85,11 @@ class ResponsesStreamMeter(StreamMeter):
             if end:
                 self.last_sequence = max(self.last_sequence, int(digits[:end]))
         super().feed(chunk)
+
+    def terminal(self, payload: bytes) -> str:
+        if starts_with_type(payload, _COMPLETE_PREFIXES):
+            return STREAM_COMPLETE
+        return STREAM_PROVIDER_ERROR if starts_with_type(payload, _FAILED_PREFIXES) else ""
 
     def on_event(self, event: dict[str, Any]) -> None:
         if event.get("type") in FINAL_EVENTS:

@@ -61,11 +61,17 @@ async def test_a_truncated_stream_ends_with_an_error_event(fake_openai, tmp_path
         assert orjson.loads(data_events(body)[-1])["error"]["type"] == "server_error"
 
 
-async def test_malformed_sse_is_relayed_and_ends_never_hangs(fake_openai, tmp_path):
+async def test_a_malformed_event_is_never_relayed_and_ends_the_stream_with_one_error(fake_openai, tmp_path):
+    # Formerly relayed as is and followed by [DONE]: a success terminator after a broken event.
     fake_openai.script(Behavior(chunks=4, malformed=True, malformed_at=2))
     async with gateway_for(tmp_path, fake_openai.base_url) as gw:
         status, _, body = await asyncio.wait_for(post_chat(gw.url, {**CHAT, "stream": True}), 5)
-        assert status == 200 and data_events(body)[-1] == "[DONE]"
+        events = data_events(body)
+        assert status == 200 and "[DONE]" not in events and "broken" not in body.decode()
+        assert [e for e in events if '"error"' in e] == events[-1:]
+        assert "malformed" in orjson.loads(events[-1])["error"]["message"]
+        row = (await gw.ledger_rows())[0]
+        assert (row["outcome"], row["status"]) == ("malformed", 502)
 
 
 @pytest.mark.parametrize("behavior", [Behavior(malformed=True), Behavior(raw="<html>oops</html>")])
