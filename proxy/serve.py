@@ -1,10 +1,13 @@
 """Running the gateway: one process, or N pre-forked workers sharing the port.
 
-Graceful shutdown (SIGTERM/SIGINT): ``/readyz`` turns 503 at once; after
-``server.drain_delay_seconds`` (time for a load balancer to notice) the
+Graceful shutdown (SIGTERM, made for Kubernetes): ``/readyz`` turns 503 at
+once while the listener keeps accepting for ``server.shutdown_delay_seconds``
+(endpoints and load balancers notice; ``/healthz`` stays 200); then the
 listener closes, in-flight requests and streams get up to
-``server.drain_timeout_seconds`` to finish, then the plugins flush (ledger)
-and the process exits 0.
+``server.drain_timeout_seconds`` to finish, the streams still open are cut with
+their format's terminal error event (ledger outcome ``shutdown``), the plugins
+flush (ledger) and the process exits 0. A second SIGTERM, or SIGINT, takes the
+fast path: cut now, flush, exit.
 
 Hot reload: SIGHUP, or a change of the config file (polled every
 ``server.reload_poll_seconds``), see :mod:`proxy.reload`.
@@ -27,12 +30,16 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
+from proxy import stream_end
 from proxy.config import Settings
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 log = logging.getLogger("relaygate")
+
+#: after the cut, how long streams get to write their error event before handlers are cancelled
+CUT_GRACE_SECONDS = 2.0
 
 
 def _install_uvloop() -> None:
@@ -67,7 +74,8 @@ async def run_async(settings: Settings, config_path: str | None, *, reuse_port: 
     s = settings.server
     app = make_app(settings)
     gateway = app[GATEWAY]
-    runner = make_runner(app, settings, handle_signals=False)
+    # The drain is ours (shutdown below); the runner only cancels what the cut left.
+    runner = make_runner(app, settings, handle_signals=False, shutdown_timeout=CUT_GRACE_SECONDS)
     await runner.setup()
     # A deep accept queue: a burst of thousands of new streams must not overflow it (aiohttp's default is 128).
     site = web.TCPSite(runner, s.host, s.port, reuse_port=reuse_port or None, backlog=s.listen_backlog)
@@ -75,9 +83,19 @@ async def run_async(settings: Settings, config_path: str | None, *, reuse_port: 
     log.info("listening on http://%s:%d (pid %d)", s.host, s.port, os.getpid())
 
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop, fast = asyncio.Event(), asyncio.Event()
+
+    def on_sigterm() -> None:
+        if stop.is_set():
+            fast.set()                            # a second SIGTERM: do not wait any more
+        stop.set()
+
+    def on_sigint() -> None:
+        stop.set()
+        fast.set()
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
     tasks: list[asyncio.Task[None]] = []
     if config_path:
         loop.add_signal_handler(signal.SIGHUP, lambda: tasks.append(
@@ -88,15 +106,43 @@ async def run_async(settings: Settings, config_path: str | None, *, reuse_port: 
         loop.add_signal_handler(signal.SIGHUP, lambda: log.warning("SIGHUP ignored: no --config file to reload"))
 
     await stop.wait()
-    gateway.draining = True                       # /readyz: 503 from now on
-    log.info("draining (pid %d): up to %gs for in-flight requests", os.getpid(), s.drain_timeout_seconds)
-    if s.drain_delay_seconds:
-        await asyncio.sleep(s.drain_delay_seconds)
     for task in tasks:
         task.cancel()
-    # Closes the listener, waits for handlers up to shutdown_timeout, then cleanup_ctx flushes the ledger.
-    await runner.cleanup()
+    await shutdown(gateway, runner, settings, fast)
     log.info("stopped (pid %d)", os.getpid())
+
+
+def in_flight(gateway: Any) -> int:
+    return sum(gateway.in_flight.values())
+
+
+async def _until(fast: asyncio.Event, seconds: float, done: Any = None) -> None:
+    """Wait *seconds*, less if *fast* is set or *done()* turns true."""
+    deadline = time.monotonic() + seconds
+    while not fast.is_set() and time.monotonic() < deadline and not (done and done()):
+        try:
+            await asyncio.wait_for(fast.wait(), min(0.05, max(0.0, deadline - time.monotonic())))
+        except TimeoutError:
+            pass
+
+
+async def shutdown(gateway: Any, runner: Any, settings: Settings, fast: asyncio.Event) -> None:
+    """Not ready, keep accepting for the delay, stop accepting, drain, cut the rest, flush."""
+    s = settings.server
+    gateway.draining = True                       # /readyz: 503 from now on
+    log.info("shutting down (pid %d): not ready; %gs until the listener closes, then up to %gs for "
+             "in-flight requests", os.getpid(), s.shutdown_delay_seconds, s.drain_timeout_seconds)
+    await _until(fast, s.shutdown_delay_seconds)
+    for site in list(runner.sites):
+        await site.stop()                         # no new connections
+    await _until(fast, s.drain_timeout_seconds, lambda: not in_flight(gateway))
+    if in_flight(gateway):
+        cut = stream_end.cut_open_streams(gateway)
+        log.warning("shutdown: %d requests still in flight, %d streams cut with an error event",
+                    in_flight(gateway), cut)
+        await _until(asyncio.Event(), CUT_GRACE_SECONDS, lambda: not in_flight(gateway))
+    # Cancels what is left (shutdown_timeout), then the plugins' cleanup flushes the ledger.
+    await runner.cleanup()
 
 
 def run_worker(settings: Settings, config_path: str | None = None, *, reuse_port: bool) -> None:

@@ -26,9 +26,12 @@ def free_port() -> int:
 
 def write_config(path: Path, upstream_url: str, port: int, ledger: Path, *, endpoints: list[str] | None = None,
                  server: dict[str, Any] | None = None) -> None:
+    server = dict(server or {})
+    if "drain_delay_seconds" not in server:              # the former name of the delay
+        server.setdefault("shutdown_delay_seconds", 0)   # tests that stop servers need no delay
     cfg = {
         "server": {"host": "127.0.0.1", "port": port, "drain_timeout_seconds": 20, "reload_poll_seconds": 0,
-                   **(server or {})},
+                   **server},
         "providers": {"openai": {"type": "openai", "base_url": upstream_url, "api_key": "sk-upstream"}},
         "endpoints": {name: {"served_models": [{"name": "gpt", "provider": "openai", "model": "gpt-4o-mini"}]}
                       for name in (endpoints or ["chat"])},

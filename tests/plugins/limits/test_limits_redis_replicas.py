@@ -84,7 +84,7 @@ async def burst(session: aiohttp.ClientSession, urls: list[str], n: int, body: b
 async def test_two_processes_sharing_redis_pass_exactly_the_limit(fake_openai, tmp_path, redis_prefix):
     fake_openai.always(Behavior(latency=0.2))
     cfg = openai_config(fake_openai.base_url)
-    cfg["server"] = {"drain_timeout_seconds": 2, "reload_poll_seconds": 0}
+    cfg["server"] = {"drain_timeout_seconds": 2, "shutdown_delay_seconds": 0, "reload_poll_seconds": 0}
     cfg["limits"] = {"backend": "redis", "redis_url": "${RELAYGATE_REDIS_URL}", "redis_prefix": redis_prefix,
                      "rules": [{"scope": "key", "requests_per_minute": 12}]}
     procs, urls, logs = [], [], []
