@@ -152,6 +152,8 @@ async def _open(gateway: Gateway, route: Route, ureq: UpstreamRequest) -> aiohtt
         raise UpstreamUnavailable(f"provider {name!r} failed before answering: {type(exc).__name__}") from None
 
 
+#: told of every attempt before its provider call (the ledger's crash journal)
+ATTEMPT_STARTED: StashKey[Callable[[RequestContext, Route, Attempt], None]] = StashKey("attempt_started")
 #: the parameters the route's exchange dropped (also sent as ``x-relaygate-dropped``)
 DROPPED_PARAMS: StashKey[list[str]] = StashKey("dropped_params")
 DROPPED_HEADER = "x-relaygate-dropped"
@@ -185,6 +187,8 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
     check_upstream_url(route.provider, ureq.url)
     att = Attempt(attempt, route)
     ctx.attempts.append(att)
+    if (started := gateway.stash.get(ATTEMPT_STARTED)) is not None:
+        started(ctx, route, att)              # the crash journal
     try:
         upstream = await _open(gateway, route, ureq)
         att.status = upstream.status

@@ -22,6 +22,9 @@ class LedgerConfig(ConfigModel):
     spool_retry_seconds: float = Field(5, gt=0, description="pause after a failed write before trying again")
     max_pending_rows: int = Field(100_000, ge=1, description="more rows in memory spill to the spool")
     write_timeout_seconds: float = Field(10, gt=0)
+    #: a write-ahead line per attempt in "<path>.journal/": attempts in flight when the process
+    #: was killed get a ledger row (outcome incomplete) on the next start
+    journal: bool = True
 
     @model_validator(mode="after")
     def _dsn(self) -> LedgerConfig:

@@ -19,16 +19,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from plugins.metering.config import LedgerConfig
+from plugins.metering.journal import Journal, claim_orphans, read_unfinished
 from plugins.metering.spool import Spool, load
 from plugins.metering.sqlite_store import SqliteStore
 from proxy import hookimpl
 from proxy.gateway import HEALTH_CHECKS
 from proxy.stash import StashKey
+from proxy.upstream import ATTEMPT_STARTED
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext, UsageRecord
@@ -80,6 +83,8 @@ class LedgerWriter:
         self.retry_seconds = retry_seconds
         self.write_timeout = write_timeout
         self.name = name
+        #: told of every batch once it is in the store or the spool (the crash journal's ends)
+        self.on_durable: Callable[[Rows], None] | None = None
         self.pending: list[Any] = []
         self.oldest: float | None = None          # monotonic time of the oldest pending row
         self.written = 0
@@ -101,8 +106,14 @@ class LedgerWriter:
             # Bound memory while the store is slow or down (rare: a blocking fsync is acceptable here).
             batch, self.pending[:] = self.pending[:], []
             self.oldest = None
-            self.spool.append([_render(x) for x in batch])
+            rows = [_render(x) for x in batch]
+            self.spool.append(rows)
             self.spool_backlog = True
+            self._durable(rows)
+
+    def _durable(self, rows: Rows) -> None:
+        if self.on_durable is not None:
+            self.on_durable(rows)
 
     def lag_seconds(self) -> float:
         return time.monotonic() - self.oldest if self.oldest is not None and self.pending else 0.0
@@ -164,6 +175,7 @@ class LedgerWriter:
                     raise
                 if ok:
                     self.written += len(rows)
+                    self._durable(rows)
                     continue
                 if self.spool is None:
                     self.pending[:0] = rows
@@ -171,6 +183,7 @@ class LedgerWriter:
                     return
                 await asyncio.to_thread(self.spool.append, rows)
                 self.spool_backlog = True
+                self._durable(rows)
                 force_try = False
 
     async def ship_spool(self) -> int:
@@ -266,6 +279,8 @@ async def relaygate_startup(gateway: Gateway) -> None:
     gateway.stash[LEDGER] = writer
     gateway.stash[PAYLOAD_WRITER] = payloads
     gateway.stash[RETENTION_TASK] = asyncio.create_task(_retention_loop(gateway))
+    if cfg.journal:
+        await start_journal(gateway, writer, Path(cfg.path + ".journal"))
     gateway.stash.setdefault(HEALTH_CHECKS, {})["ledger"] = writer.store.ping
 
 
@@ -280,6 +295,32 @@ async def relaygate_shutdown(gateway: Gateway) -> None:
     writer = gateway.stash.get(LEDGER)
     if writer is not None:
         await writer.stop()
+    journal = gateway.stash.pop(JOURNAL, None)
+    if journal is not None:
+        journal.close()
+
+
+#: the crash journal (plugins/metering/journal.py), open from start-up to shutdown
+JOURNAL: StashKey[Journal] = StashKey("ledger.journal")
+
+
+async def start_journal(gateway: Gateway, writer: LedgerWriter, directory: Path) -> None:
+    """Replay what crashed processes left in flight into ledger rows, then journal this process."""
+    orphans = await asyncio.to_thread(claim_orphans, directory)
+    if orphans:
+        records = [r for path in orphans for r in await asyncio.to_thread(read_unfinished, path)]
+        for record in records:
+            writer.add(row_of(record))
+        await writer.flush()                  # durable (store or spool) before the journals go
+        for path in orphans:
+            path.unlink(missing_ok=True)
+        if records:
+            log.warning("crash journal: %d attempts were in flight when a previous process died; "
+                        "recorded with outcome=incomplete", len(records))
+    journal = Journal(directory)
+    writer.on_durable = journal.ended
+    gateway.stash[JOURNAL] = journal
+    gateway.stash[ATTEMPT_STARTED] = journal.started
 
 
 @hookimpl
