@@ -33,6 +33,12 @@ log = logging.getLogger("relaygate")
 #: answers 503 while one fails. Core vocabulary, next to ``ready`` and ``draining``: plugins whose
 #: storage must be reachable add theirs without depending on the health plugin.
 HEALTH_CHECKS: StashKey[dict[str, Callable[[], bool | Awaitable[bool]]]] = StashKey("health_checks")
+#: checks of dependencies the gateway serves without, degraded (a fail-open limiter's Redis, the
+#: ledger's store behind its spool, the key store behind its cache): shown by ``/healthz`` and the
+#: ``relaygate_dependency_up`` metric, never failing ``/readyz`` (that would take every replica out)
+DEPENDENCY_CHECKS: StashKey[dict[str, Callable[[], bool | Awaitable[bool]]]] = StashKey("dependency_checks")
+#: the last result of every check above by name, True when up (plugins/health polls them)
+DEPENDENCY_STATE: StashKey[dict[str, bool]] = StashKey("dependency_state")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from plugins.keystore.config import KeyStoreConfig
 from plugins.keystore.store import KeyCache, make_key_store
 from proxy import hookimpl
 from proxy.errors import AuthenticationFailed
-from proxy.gateway import HEALTH_CHECKS
+from proxy.gateway import DEPENDENCY_CHECKS
 from proxy.stash import StashKey
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ async def relaygate_startup(gateway: Gateway) -> None:
     cache = KeyCache(store, gateway.settings.section(KeyStoreConfig).refresh_seconds)
     await cache.start()
     gateway.stash[KEY_CACHE] = cache
-    gateway.stash.setdefault(HEALTH_CHECKS, {})["keys"] = cache.healthy
+    # Keys are served from the last good copy while the store is unreachable: degraded, still ready.
+    gateway.stash.setdefault(DEPENDENCY_CHECKS, {})["keys"] = cache.healthy
 
 
 @hookimpl

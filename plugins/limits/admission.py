@@ -30,7 +30,7 @@ from plugins.limits.windows import LimiterBackend, MemoryBackend, Settlement
 from plugins.metrics.prometheus import METRICS
 from proxy import hookimpl
 from proxy.errors import GatewayError, LimitExceeded, PermissionDenied
-from proxy.gateway import HEALTH_CHECKS
+from proxy.gateway import DEPENDENCY_CHECKS, HEALTH_CHECKS
 from proxy.stash import StashKey
 
 if TYPE_CHECKING:
@@ -113,8 +113,13 @@ async def relaygate_config_loaded(gateway: Gateway) -> None:
         if old is not None:
             await old.backend.close()
     gateway.stash[LIMITER] = Limiter(config, Rules(config), backend)
+    # Fail-closed: without Redis every request is refused, so the replica is not ready. Fail-open
+    # serves on without limits: degraded, and still ready (else Redis down = every replica out).
+    for checks in (HEALTH_CHECKS, DEPENDENCY_CHECKS):
+        gateway.stash.setdefault(checks, {}).pop("limits_redis", None)
     if config.backend == "redis":
-        gateway.stash.setdefault(HEALTH_CHECKS, {})["limits_redis"] = backend.ping
+        checks = HEALTH_CHECKS if config.on_backend_error == "deny" else DEPENDENCY_CHECKS
+        gateway.stash[checks]["limits_redis"] = backend.ping
 
 
 @hookimpl

@@ -29,7 +29,7 @@ from plugins.metering.journal import Journal, claim_orphans, read_unfinished
 from plugins.metering.spool import Spool, load
 from plugins.metering.sqlite_store import SqliteStore
 from proxy import hookimpl
-from proxy.gateway import HEALTH_CHECKS
+from proxy.gateway import DEPENDENCY_CHECKS
 from proxy.stash import StashKey
 from proxy.upstream import ATTEMPT_STARTED
 
@@ -281,7 +281,8 @@ async def relaygate_startup(gateway: Gateway) -> None:
     gateway.stash[RETENTION_TASK] = asyncio.create_task(_retention_loop(gateway))
     if cfg.journal:
         await start_journal(gateway, writer, Path(cfg.path + ".journal"))
-    gateway.stash.setdefault(HEALTH_CHECKS, {})["ledger"] = writer.store.ping
+    # The spool absorbs a store outage: degraded, never unready.
+    gateway.stash.setdefault(DEPENDENCY_CHECKS, {})["ledger"] = writer.store.ping
 
 
 @hookimpl

@@ -78,6 +78,10 @@ class Metrics:
         self.ledger_lag = Gauge(
             "relaygate_ledger_lag_seconds", "Age of the oldest ledger row not yet written.",
             registry=registry, multiprocess_mode="livemax")
+        self.dependency_up = Gauge(
+            "relaygate_dependency_up", "Whether a dependency answers its health check (1) or not (0): Redis "
+            "(limits_redis), the ledger store, the key store. See /healthz.",
+            ("dependency",), registry=registry, multiprocess_mode="livemin")
         self.ledger_write_errors = Counter(
             "relaygate_ledger_write_errors", "Failed ledger batch writes (rows are kept and retried).",
             registry=registry)

@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from plugins.metering.ledger import LEDGER
 from plugins.metrics.definitions import Metrics
 from proxy import hookimpl, resilience
+from proxy.gateway import DEPENDENCY_STATE
 from proxy.reload import RELOAD_LISTENERS
 from proxy.stash import StashKey
 from proxy.upstream import DROPPED_PARAMS
@@ -198,6 +199,8 @@ def refresh_gauges(gateway: Gateway, m: Metrics) -> None:
     if writer is not None:
         m.ledger_pending.set(len(writer.pending))
         m.ledger_lag.set(writer.lag_seconds())
+    for name, up in gateway.stash.get(DEPENDENCY_STATE, {}).items():
+        m.dependency_up.labels(name).set(1 if up else 0)
 
 
 def _multiprocess() -> bool:

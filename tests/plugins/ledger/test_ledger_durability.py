@@ -96,8 +96,9 @@ async def test_postgres_outage_spools_rows_and_ships_them_once_back(fake_openai,
 
         await fwd.cut()                                     # PostgreSQL unreachable mid-run
         assert not await writer.store.ping()
+        # Formerly 503 here: the spool absorbs the outage, so the gateway stays ready (degraded).
         async with __import__("aiohttp").ClientSession() as s, s.get(gw.url + "/readyz") as r:
-            assert r.status == 503 and (await r.json())["checks"]["ledger"] is False
+            assert r.status == 200 and "ledger" not in (await r.json())["checks"]
         await asyncio.gather(*(send(gw.url) for _ in range(30)))
         await gw.flush_ledger()
         assert writer.pending == []                        # nothing waits in memory ...
