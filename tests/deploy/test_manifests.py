@@ -36,6 +36,8 @@ STANDALONE_DIR = K8S_DIR / "standalone"
 #: GA in 1.33; validate against the oldest schema set we ship for and the newest.
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 DEFAULT_DRAIN_TIMEOUT = 30
+DEFAULT_SHUTDOWN_DELAY = 5
+CUT_AND_FLUSH_SECONDS = 5          # the cut's grace (2 s) and the ledger flush
 SECRET_ENV = re.compile(r"(API_KEY|_KEY_|_KEY$|TOKEN|PASSWORD|_DSN$|REDIS_URL)")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -109,6 +111,12 @@ def _drain_timeout(docs: list[dict[str, Any]], pod: dict[str, Any], container: d
     config = yaml.safe_load(_config_text(docs, pod, container))
     assert isinstance(config, dict)
     return float((config.get("server") or {}).get("drain_timeout_seconds", DEFAULT_DRAIN_TIMEOUT))
+
+
+def _shutdown_delay(docs: list[dict[str, Any]], pod: dict[str, Any], container: dict[str, Any]) -> float:
+    config = yaml.safe_load(_config_text(docs, pod, container))
+    server = config.get("server") or {}
+    return float(server.get("shutdown_delay_seconds", server.get("drain_delay_seconds", DEFAULT_SHUTDOWN_DELAY)))
 
 
 def _container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
@@ -280,14 +288,17 @@ def test_probes_and_graceful_shutdown(directory: Path, deployment: dict[str, Any
     for kind, probe in probes.items():
         assert _port_number(gateway, probe["port"]) == port, f"{kind} probes the wrong port"
 
-    assert gateway.get("lifecycle", {}).get("preStop"), "Relaygate needs a preStop hook"
-    assert _prestop_seconds(gateway) >= 3, "preStop must wait for endpoint removal"
+    # Endpoint removal takes a few seconds after SIGTERM: the gateway keeps accepting (not ready) for
+    # server.shutdown_delay_seconds itself (formerly a preStop sleep, which either may still do).
+    delay = _shutdown_delay(docs, pod, gateway)
+    assert delay + _prestop_seconds(gateway) >= 3, "the gateway must keep serving while endpoints drop the pod"
 
     drain = _drain_timeout(docs, pod, gateway)
     grace = pod["terminationGracePeriodSeconds"]
     prestops = sum(_prestop_seconds(c) for c in _all_containers(pod))
-    assert grace > drain + prestops, (
-        f"terminationGracePeriodSeconds {grace} must exceed drain {drain}s + preStop sleeps {prestops}s")
+    assert grace > delay + drain + prestops + CUT_AND_FLUSH_SECONDS, (
+        f"terminationGracePeriodSeconds {grace} must exceed the shutdown delay {delay}s + drain {drain}s + "
+        f"preStop sleeps {prestops}s + {CUT_AND_FLUSH_SECONDS}s to cut and flush")
 
     annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
     assert annotations.get("prometheus.io/scrape") == "true"

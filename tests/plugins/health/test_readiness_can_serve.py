@@ -18,7 +18,7 @@ from support.gateway import metric_value, openai_config, run_gateway, settings_f
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "ledger"), str(HERE.parent / "limits")]
-from ledger_support import PG_DSN, TcpForwarder, drop_schema, new_schema, send  # noqa: E402
+from ledger_support import TcpForwarder, drop_schema, new_schema, send  # noqa: E402
 from limits_support import REDIS_URL, require_redis, unique_prefix  # noqa: E402
 
 from plugins import health  # noqa: E402
