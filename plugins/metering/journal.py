@@ -26,13 +26,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from plugins.metering.pricing import cost_usd
-from proxy.context import AGENT_KIND, AGENT_SESSION_ID, Usage, UsageRecord
+from proxy.context import AGENT_KIND, AGENT_SESSION_ID, UsageRecord
+from proxy.usage import Usage
 from proxy.stream_end import INCOMPLETE
 
 if TYPE_CHECKING:
@@ -116,24 +118,28 @@ def _start_line(ctx: RequestContext, route: Route, att: Attempt) -> bytes:
         ctx.request_id, att.number, ctx.started_wall, ctx.endpoint_name, route.served.name, route.provider.name,
         route.upstream_model, ctx.surface, ctx.stream, p.key_id if p else "", p.owner if p else "",
         p.team if p else "", ctx.stash.get(AGENT_KIND, ""), ctx.stash.get(AGENT_SESSION_ID, ""), estimate,
-        cost_usd(route.served.prices, Usage(input_tokens=estimate)), ctx.labels or {},
+        ctx.labels or {},
     ]) + b"\n"
 
 
-def _record(fields: list[Any]) -> UsageRecord:
+#: (endpoint, served model) -> its price table, from the configuration at replay time
+Prices = Callable[[str, str], dict[str, float]]
+
+
+def _record(fields: list[Any], prices: Prices) -> UsageRecord:
     (rid, attempt, started, endpoint, served, provider, model, surface, stream, key_id, owner, team, agent,
-     session, estimate, cost, labels) = fields
+     session, estimate, labels) = fields
     record = UsageRecord(
         request_id=rid, attempt=attempt, started_wall=started, endpoint=endpoint, served_model=served,
         provider=provider, provider_model=model, surface=surface, status=0, stream=stream,
         usage=Usage(input_tokens=estimate), latency_s=0.0, ttft_s=None, upstream_s=0.0,
         error="gateway_died", key_id=key_id, owner=owner, team=team, agent=agent, session_id=session,
         outcome=INCOMPLETE, labels=labels)
-    record.cost_usd = cost
+    record.cost_usd = cost_usd(prices(endpoint, served), record.usage)
     return record
 
 
-def read_unfinished(path: Path) -> list[UsageRecord]:
+def read_unfinished(path: Path, prices: Prices = lambda _e, _s: {}) -> list[UsageRecord]:
     """The attempts a journal file started and never ended; a torn last line is skipped."""
     starts: dict[tuple[str, int], list[Any]] = {}
     for line in path.read_bytes().split(b"\n"):
@@ -146,7 +152,7 @@ def read_unfinished(path: Path) -> list[UsageRecord]:
                 starts.pop((rid.decode(), int(attempt)), None)
         except (ValueError, IndexError):
             continue                 # the write the process died in
-    return [_record(f) for f in starts.values()]
+    return [_record(f, prices) for f in starts.values()]
 
 
 def _alive(pid: int) -> bool:

@@ -305,11 +305,22 @@ async def relaygate_shutdown(gateway: Gateway) -> None:
 JOURNAL: StashKey[Journal] = StashKey("ledger.journal")
 
 
+def _price_table(gateway: Gateway) -> Callable[[str, str], dict[str, float]]:
+    endpoints = gateway.settings.endpoints
+
+    def prices(endpoint: str, served: str) -> dict[str, float]:
+        ep = endpoints.get(endpoint)
+        found = next((sm for sm in ep.served_models if sm.name == served), None) if ep else None
+        return dict(found.prices) if found is not None else {}
+    return prices
+
+
 async def start_journal(gateway: Gateway, writer: LedgerWriter, directory: Path) -> None:
     """Replay what crashed processes left in flight into ledger rows, then journal this process."""
     orphans = await asyncio.to_thread(claim_orphans, directory)
     if orphans:
-        records = [r for path in orphans for r in await asyncio.to_thread(read_unfinished, path)]
+        records = [r for path in orphans
+                   for r in await asyncio.to_thread(read_unfinished, path, _price_table(gateway))]
         for record in records:
             writer.add(row_of(record))
         await writer.flush()                  # durable (store or spool) before the journals go

@@ -64,15 +64,15 @@ async def test_attempts_in_flight_at_sigkill_become_incomplete_rows_after_restar
 
 def _start(rid: str, attempt: int = 1) -> bytes:
     return orjson.dumps([rid, attempt, 1.0, "chat", "gpt", "openai", "m", "unified", True, "k", "alice", "",
-                         "", "", 7, 0.5, {}]) + b"\n"
+                         "", "", 7, {}]) + b"\n"
 
 
 def test_a_torn_last_line_and_ended_attempts_are_skipped(tmp_path):
     path = tmp_path / "1.jnl"
     path.write_bytes(_start("req_a") + _start("req_b") + b"-req_a 1\n" + _start("req_c")[:20])
-    (record,) = jr.read_unfinished(path)
+    (record,) = jr.read_unfinished(path, lambda endpoint, served: {"input": 1e6} if served == "gpt" else {})
     assert (record.request_id, record.outcome, record.usage.input_tokens, record.cost_usd) == ("req_b", "incomplete",
-                                                                                                7, 0.5)
+                                                                                                7, 7.0)
 
 
 def test_only_journals_of_dead_processes_are_claimed(tmp_path):
