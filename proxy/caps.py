@@ -10,6 +10,7 @@ the field (one token array is one input).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+@functools.cache                      # field names come from the wire APIs' fixed lists
 def _spellings(name: str) -> tuple[str, ...]:
     snake = _CAMEL.sub("_", name).lower()
     return (name,) if snake == name else (name, snake)

@@ -13,11 +13,10 @@ long as one request. (The design follows pytest's ``Stash``.)
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 T = TypeVar("T")
 D = TypeVar("D")
-_MISSING: Any = object()
 
 
 class StashKey(Generic[T]):
@@ -32,53 +31,37 @@ class StashKey(Generic[T]):
         return f"StashKey({self.name!r})" if self.name else f"<StashKey at {id(self):#x}>"
 
 
-class Stash:
+class Stash(dict):  # type: ignore[type-arg]
     """A mapping from :class:`StashKey` to values of the key's type.
 
-    Every method is one dict operation: ``ctx.stash`` is used several times per request.
+    At run time it is a plain dict: every access is dict's own C method, with no
+    Python frame (``ctx.stash`` is read a few dozen times per request). The typed
+    signatures below exist for type checkers only.
     """
 
-    __slots__ = ("_data",)
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self._data: dict[StashKey[Any], Any] = {}
+    if TYPE_CHECKING:
+        def __getitem__(self, key: StashKey[T]) -> T: ...
 
-    def __getitem__(self, key: StashKey[T]) -> T:
-        return self._data[key]                  # type: ignore[no-any-return]
+        def __setitem__(self, key: StashKey[T], value: T) -> None: ...
 
-    def __setitem__(self, key: StashKey[T], value: T) -> None:
-        self._data[key] = value
+        @overload
+        def get(self, key: StashKey[T]) -> T | None: ...
+        @overload
+        def get(self, key: StashKey[T], default: D) -> T | D: ...
 
-    def __delitem__(self, key: StashKey[Any]) -> None:
-        del self._data[key]
+        def get(self, key: StashKey[Any], default: Any = None) -> Any: ...
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
+        def setdefault(self, key: StashKey[T], default: T) -> T:
+            """The value of *key*; *default*, stored first, when it has none."""
 
-    def __len__(self) -> int:
-        return len(self._data)
+        @overload
+        def pop(self, key: StashKey[T]) -> T: ...
+        @overload
+        def pop(self, key: StashKey[T], default: D) -> T | D: ...
 
-    @overload
-    def get(self, key: StashKey[T]) -> T | None: ...
-    @overload
-    def get(self, key: StashKey[T], default: D) -> T | D: ...
-
-    def get(self, key: StashKey[Any], default: Any = None) -> Any:
-        return self._data.get(key, default)
-
-    def setdefault(self, key: StashKey[T], default: T) -> T:
-        """The value of *key*; *default*, stored first, when it has none."""
-        return self._data.setdefault(key, default)    # type: ignore[no-any-return]
-
-    @overload
-    def pop(self, key: StashKey[T]) -> T: ...
-    @overload
-    def pop(self, key: StashKey[T], default: D) -> T | D: ...
-
-    def pop(self, key: StashKey[Any], default: Any = _MISSING) -> Any:
-        if default is _MISSING:
-            return self._data.pop(key)
-        return self._data.pop(key, default)
+        def pop(self, key: StashKey[Any], default: Any = None) -> Any: ...
 
     def __repr__(self) -> str:
-        return f"Stash({', '.join(repr(k) for k in self._data)})"
+        return f"Stash({', '.join(repr(k) for k in self)})"
