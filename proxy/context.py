@@ -112,7 +112,8 @@ class UsageRecord:
     key_id: str = ""
     owner: str = ""
     team: str = ""
-    cost_usd: float = 0.0
+    #: USD; None: no price is known for the model (never a made-up 0); set by plugins/metering/pricing
+    cost_usd: float | None = None
     agent: str = ""                   # AGENT_KIND of the request
     session_id: str = ""              # AGENT_SESSION_ID of the request
     #: how the attempt ended: complete, error, client_cancelled (streams: see proxy.upstream)

@@ -41,9 +41,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.metrics.prometheus",
     "plugins.health",
     "plugins.logs.access",
-    # command-line only (relaygate keys / usage / agent-env)
+    # command-line only (relaygate keys / usage / prices / agent-env)
     "plugins.keystore.cli",
     "plugins.reports.cli",
+    "plugins.metering.prices_cli",
     "plugins.agents.agent_env",
 )
 

@@ -132,7 +132,7 @@ def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
     usage = record.usage
     tokens = usage.total_tokens or usage.input_tokens + usage.output_tokens
     state.limiter.add(ctx.principal.owner, ctx.stash.get(AGENT_KIND, "other"),
-                      ctx.stash.get(AGENT_SESSION_ID, ""), tokens, record.cost_usd)
+                      ctx.stash.get(AGENT_SESSION_ID, ""), tokens, record.cost_usd or 0.0)
 
 
 @hookimpl
