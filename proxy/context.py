@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 AGENT_KIND: StashKey[str] = StashKey("agent_kind")
 #: the agent's session (conversation) id, when the request carries one
 AGENT_SESSION_ID: StashKey[str] = StashKey("agent_session_id")
+#: the client is a coding agent (Claude Code, Codex, Gemini CLI, opencode): the endpoint policy
+#: ``unsupported_params: agents`` drops hosted tools and sampling knobs for it instead of refusing
+CODING_AGENT: StashKey[bool] = StashKey("coding_agent")
 
 
 @dataclass(frozen=True, slots=True)
