@@ -27,6 +27,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.gemini.vertex",
     "plugins.gemini.surface",
     "plugins.translate.registry",
+    "plugins.models.listing",
     "plugins.openai.responses_store",
     "plugins.auth.keys",
     "plugins.keystore.auth",

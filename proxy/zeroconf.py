@@ -10,7 +10,9 @@ A parameter a provider cannot express (Codex's ``web_search`` tool on Claude,
 Gemini CLI's ``topK`` on GPT) follows ``RELAYGATE_UNSUPPORTED_PARAMS``: ``agents``
 (the default here: coding agents get hosted tools and sampling knobs dropped, named
 in ``x-relaygate-dropped``; other clients get a 400 naming the parameter),
-``reject`` or ``drop``.
+``reject`` or ``drop``. ``GET .../models`` lists each provider's own models
+(``openai/gpt-4o-mini``, ...); ``RELAYGATE_MODELS`` (comma-separated ids) is the list
+used when a provider cannot be asked.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ def settings_from_env(env: dict[str, str]) -> Settings:
     data: dict[str, Any] = {"providers": providers, "endpoints": endpoints, "keys": keys}
     if env.get("RELAYGATE_LEDGER_PATH"):
         data["storage"] = {"ledger": {"path": env["RELAYGATE_LEDGER_PATH"]}}
+    # model ids to list when a provider cannot say which models it serves (plugins/models)
+    models = [m.strip() for m in env.get("RELAYGATE_MODELS", "").split(",") if m.strip()]
+    if models:
+        data["model_list"] = {"models": models}
     return validate_settings(data).model_copy(update={"source": "environment (zero-config)"})
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from plugins.models.listing import callable_models
 from proxy import hookimpl
 from proxy.errors import GatewayError, RequestRejected
 from proxy.gateway import Gateway
@@ -28,7 +29,7 @@ SURFACE = "unified"
 
 
 def models_handler(gateway: Gateway, api_id: str, surface: str):  # type: ignore[no-untyped-def]
-    """``GET .../models``: the endpoints this key may call, in OpenAI's list shape."""
+    """``GET .../models``: the ids this key may call (plugins/models/listing.py), in OpenAI's list shape."""
 
     async def handler(request: web.Request) -> web.Response:
         ctx = new_context(gateway, request, api_id, surface)
@@ -37,9 +38,7 @@ def models_handler(gateway: Gateway, api_id: str, surface: str):  # type: ignore
         except GatewayError as err:
             return error_response(ctx, err)
         assert ctx.principal is not None
-        rt = gateway.runtime
-        names = [n for n in rt.endpoint_names() if ctx.principal.may_call(n)]
-        names += [p + "*" for p, ep in rt.wildcards if ctx.principal.may_call(ep.name)]
+        names = await callable_models(gateway, ctx.principal)
         data = [{"id": n, "object": "model", "created": 0, "owned_by": "relaygate"} for n in names]
         return web.Response(body=orjson.dumps({"object": "list", "data": data}),
                             content_type="application/json", headers={"x-request-id": ctx.request_id})
