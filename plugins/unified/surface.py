@@ -5,6 +5,12 @@ OpenAI client works with any of those base URLs: chat completions,
 completions and embeddings. ``model`` names the gateway endpoint, except on
 ``POST /serving-endpoints/{name}/invocations``, where the path names it and
 the endpoint's task picks the format.
+
+Validation: the Databricks surfaces (``/mlflow/v1``, ``/serving-endpoints``) apply
+the reference's extra rules (one system message, first; 32 tools). ``/v1`` is
+where clients written against OpenAI point (aider, pydantic-ai, the SDKs), so it
+takes what OpenAI takes: several system/developer messages, anywhere. A provider
+with one system prompt gets them merged in order (plugins/anthropic, plugins/gemini).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ if TYPE_CHECKING:
     from proxy.context import RequestContext
 
 PREFIXES = ("/mlflow/v1", "/v1", "/serving-endpoints")
+#: prefix -> apply the reference's extra validation rules (the Databricks surfaces) or OpenAI's own (/v1)
+REFERENCE_RULES = {"/mlflow/v1": True, "/v1": False, "/serving-endpoints": True}
 SURFACE = "unified"
 
 
@@ -80,10 +88,12 @@ def resolve_invocation(ctx: RequestContext, gateway: Gateway) -> Resolved:
 @hookimpl
 def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
     for prefix in PREFIXES:
-        routes.surface(SurfaceRoute("POST", f"{prefix}/chat/completions", "openai.chat", SURFACE, task="chat"))
-        routes.surface(SurfaceRoute("POST", f"{prefix}/completions", "openai.completions", SURFACE,
+        strict = REFERENCE_RULES[prefix]
+        routes.surface(SurfaceRoute("POST", f"{prefix}/chat/completions", "openai.chat", SURFACE, strict=strict,
+                                    task="chat"))
+        routes.surface(SurfaceRoute("POST", f"{prefix}/completions", "openai.completions", SURFACE, strict=strict,
                                     task="completions"))
-        routes.surface(SurfaceRoute("POST", f"{prefix}/embeddings", "openai.embeddings", SURFACE,
+        routes.surface(SurfaceRoute("POST", f"{prefix}/embeddings", "openai.embeddings", SURFACE, strict=strict,
                                     task="embeddings"))
         routes.add("GET", f"{prefix}/models", models_handler(gateway, "openai.chat", SURFACE))
     # The name may hold "/" (wildcard endpoints such as openai/gpt-4o-mini).
