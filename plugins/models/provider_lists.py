@@ -37,6 +37,7 @@ class ListApi:
     path: str                                       # below the provider's base URL
     ids: Callable[[Any], list[str]]
     headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)     # ours, fixed: sent beside the checked URL
     page_param: str = ""                            # query parameter of the next page ("" = one page)
     next_page: str = ""                             # where the body names the next page
 
@@ -45,8 +46,8 @@ class ListApi:
 LIST_APIS: dict[str, ListApi] = {
     "openai": ListApi("/models", _data_ids),
     "openai_compatible": ListApi("/models", _data_ids),
-    "anthropic": ListApi("/v1/models?limit=1000", _data_ids, {"anthropic-version": "2023-06-01"}),
-    "gemini": ListApi("/v1beta/models?pageSize=1000", _gemini_ids, page_param="pageToken",
+    "anthropic": ListApi("/v1/models", _data_ids, {"anthropic-version": "2023-06-01"}, {"limit": "1000"}),
+    "gemini": ListApi("/v1beta/models", _gemini_ids, query={"pageSize": "1000"}, page_param="pageToken",
                       next_page="nextPageToken"),
 }
 
@@ -63,11 +64,11 @@ async def provider_model_ids(session: aiohttp.ClientSession, provider: Provider,
         return None
     headers = {**api.headers, **provider.extra_headers, **await provider.auth_headers()}
     ids: list[str] = []
-    params: dict[str, str] = {}
+    params = dict(api.query)
     try:
         async with asyncio.timeout(timeout):
             for _ in range(MAX_PAGES):
-                async with session.get(url, headers=headers, params=params or None) as r:
+                async with session.get(url, headers=headers, params=params or None, allow_redirects=False) as r:
                     if r.status != 200:
                         return None
                     body = await r.json(content_type=None)
@@ -77,7 +78,7 @@ async def provider_model_ids(session: aiohttp.ClientSession, provider: Provider,
                 token = body.get(api.next_page) if api.next_page else None
                 if not token:
                     break
-                params = {api.page_param: str(token)}
+                params = {**api.query, api.page_param: str(token)}
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return None
     return ids
