@@ -11,20 +11,15 @@ sending the same body gets a 400 naming the parameter.
 from __future__ import annotations
 
 import copy
-import os
 from typing import Any
 
 import aiohttp
 import pytest
-from agents_support import CAPTURES, behavior_for, check_reply, load_capture, send
+from agents_support import behavior_for, check_reply, send
 from proxy.config import ConfigError
 from proxy.zeroconf import settings_from_env
+from support.captures import load_capture
 from support.gateway import TEST_KEY, metric_value, run_gateway
-
-if not CAPTURES.is_dir():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"captured agent traffic missing: {CAPTURES}")
-    pytest.skip(f"no captures at {CAPTURES}", allow_module_level=True)
 
 #: (capture, the other provider's model, what must be dropped on its calls)
 CASES = [
