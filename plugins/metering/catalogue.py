@@ -56,6 +56,11 @@ class CataloguePrice:
         return chosen
 
 
+def load() -> None:
+    """Read the catalogue's data now (about 70 ms), at start-up rather than on the first request."""
+    data_snapshot.get_snapshot()
+
+
 def catalogue_version() -> str:
     return str(genai_prices.__version__)
 

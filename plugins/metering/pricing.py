@@ -19,11 +19,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from plugins.metering.catalogue import CataloguePrice, catalogue_label, lookup
+from plugins.metering.catalogue import CataloguePrice, catalogue_label, load, lookup
 from proxy import hookimpl
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext, Route, UsageRecord
+    from proxy.gateway import Gateway
     from proxy.usage import Usage
 
 PRICE_KINDS = ("input", "cached_input", "cache_creation", "output", "reasoning")
@@ -90,6 +91,11 @@ def price_source(provider_type: str, base_url: str, model: str, config_prices: d
 def route_prices(route: Route) -> PriceSource:
     provider = route.provider
     return price_source(provider.config.type, provider.base_url, route.upstream_model, route.served.prices)
+
+
+@hookimpl
+def relaygate_startup(gateway: Gateway) -> None:
+    load()                  # not on the first request's event-loop turn
 
 
 @hookimpl(tryfirst=True)
