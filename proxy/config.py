@@ -118,7 +118,9 @@ class EndpointConfig(ConfigModel):
     timeouts: TimeoutsConfig = TimeoutsConfig()
     retry: RetryConfig = RetryConfig()
     circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
-    unsupported_params: Literal["reject", "drop"] = "reject"
+    #: a parameter the provider cannot express: reject (400), drop (sent without it, x-relaygate-dropped),
+    #: agents (drop hosted tools and sampling knobs for coding agents, reject the rest; proxy.exchange)
+    unsupported_params: Literal["reject", "drop", "agents"] = "reject"
     caps: CapsConfig = CapsConfig()
 
     @model_validator(mode="before")

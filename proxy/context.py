@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 AGENT_KIND: StashKey[str] = StashKey("agent_kind")
 #: the agent's session (conversation) id, when the request carries one
 AGENT_SESSION_ID: StashKey[str] = StashKey("agent_session_id")
+#: the client is a coding agent (Claude Code, Codex, Gemini CLI, opencode): the endpoint policy
+#: ``unsupported_params: agents`` drops hosted tools and sampling knobs for it instead of refusing
+CODING_AGENT: StashKey[bool] = StashKey("coding_agent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,8 @@ class UsageRecord:
     key_id: str = ""
     owner: str = ""
     team: str = ""
-    cost_usd: float = 0.0
+    #: USD; None: no price is known for the model (never a made-up 0); set by plugins/metering/pricing
+    cost_usd: float | None = None
     agent: str = ""                   # AGENT_KIND of the request
     session_id: str = ""              # AGENT_SESSION_ID of the request
     #: how the attempt ended: complete, error, client_cancelled (streams: see proxy.upstream)

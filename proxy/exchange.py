@@ -29,13 +29,26 @@ if TYPE_CHECKING:
     from proxy.apis import Api, StreamFilter, StreamMeter
 
 
+#: What an unsupported parameter is, for the ``agents`` policy. A hosted tool runs on the origin
+#: provider's servers (Codex's ``web_search``/``tool_search``, Anthropic's server tools, Google Search):
+#: without it the model still answers, it just cannot search. A sampling knob (``top_k``, penalties,
+#: ``seed``, ``verbosity``, a temperature out of range) shapes how tokens are drawn, not what is said.
+#: Everything else (content, messages, ``n``, log probabilities, stored state, output modes) carries
+#: meaning the client relies on and is never dropped unless the policy is ``drop``.
+HOSTED_TOOL = "hosted_tool"
+SAMPLING = "sampling"
+MEANING = "meaning"
+
+
 @dataclass
 class TranslateOptions:
     """What a translation knows besides the body.
 
-    ``policy``: the endpoint's ``unsupported_params`` (``reject`` raises
+    ``policy``: the endpoint's ``unsupported_params``: ``reject`` raises
     RequestRejected naming the parameter; ``drop`` omits it and lists it in
-    ``dropped``). ``target``: the provider kind (``openai``, ``openai_compatible``,
+    ``dropped``; ``agents`` drops hosted tools and sampling knobs for a coding
+    agent (``coding_agent``) and rejects everything else, and everything for other
+    clients. ``target``: the provider kind (``openai``, ``openai_compatible``,
     ``anthropic``, ...). ``stream``: whether the client asked for a stream.
     """
 
@@ -43,14 +56,24 @@ class TranslateOptions:
     policy: str = "reject"
     target: str = ""
     dropped: list[str] = field(default_factory=list)
+    coding_agent: bool = False
 
-    def unsupported(self, param: str, why: str) -> None:
+    def drops(self, kind: str) -> bool:
         if self.policy == "drop":
+            return True
+        return self.policy == "agents" and self.coding_agent and kind != MEANING
+
+    def unsupported(self, param: str, why: str, kind: str = MEANING) -> None:
+        if self.drops(kind):
             if param not in self.dropped:
                 self.dropped.append(param)
             return
-        raise RequestRejected(f"'{param}' cannot be expressed by this endpoint's provider: {why} "
-                              f"(the endpoint's unsupported_params policy is 'reject')", param=param)
+        rule = f"the endpoint's unsupported_params policy is {self.policy!r}"
+        if self.policy == "agents":
+            rule += (", which drops only hosted tools and sampling knobs, and only for coding agents"
+                     if kind == MEANING or self.coding_agent else ", which drops it only for coding agents")
+        raise RequestRejected(f"'{param}' cannot be expressed by this endpoint's provider: {why} ({rule})",
+                              param=param)
 
 
 class ExchangeStream:

@@ -27,6 +27,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.gemini.vertex",
     "plugins.gemini.surface",
     "plugins.translate.registry",
+    "plugins.models.listing",
     "plugins.openai.responses_store",
     "plugins.auth.keys",
     "plugins.keystore.auth",
@@ -41,9 +42,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.metrics.prometheus",
     "plugins.health",
     "plugins.logs.access",
-    # command-line only (relaygate keys / usage / agent-env)
+    # command-line only (relaygate keys / usage / prices / agent-env)
     "plugins.keystore.cli",
     "plugins.reports.cli",
+    "plugins.metering.prices_cli",
     "plugins.agents.agent_env",
 )
 

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from proxy import stream_end
 from proxy.apis import STREAM_COMPLETE, STREAM_FAULTS, STREAM_PROVIDER_ERROR
-from proxy.context import AGENT_KIND, AGENT_SESSION_ID, Route, UsageRecord
+from proxy.context import AGENT_KIND, AGENT_SESSION_ID, CODING_AGENT, Route, UsageRecord
 from proxy.errors import (
     GatewayError,
     UpstreamProtocolError,
@@ -165,7 +165,8 @@ TRANSLATED_RESPONSE: StashKey[Callable[[], dict[str, Any] | None]] = StashKey("t
 def upstream_body(ctx: RequestContext, route: Route) -> dict[str, Any]:
     """The route's exchange applied to the client's body, with the endpoint's policy."""
     assert ctx.body is not None
-    opts = TranslateOptions(stream=ctx.stream, policy=route.endpoint.unsupported_params, target=route.provider.kind)
+    opts = TranslateOptions(stream=ctx.stream, policy=route.endpoint.unsupported_params, target=route.provider.kind,
+                            coding_agent=ctx.stash.get(CODING_AGENT, False))
     body = route.exchange.request(ctx.body, model=route.upstream_model, options=opts)
     if opts.dropped:
         ctx.response_headers[DROPPED_HEADER] = ",".join(opts.dropped)

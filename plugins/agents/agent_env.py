@@ -52,7 +52,7 @@ def claude(url: str, key: str, model: str | None) -> AgentSetup:
              "DISABLE_ERROR_REPORTING": "1", "DISABLE_AUTOUPDATER": "1"}
     if model:
         s.env["ANTHROPIC_MODEL"] = model
-    s.notes.append("Claude Code asks for claude-* models (default claude-opus-4-8); the gateway's "
+    s.notes.append("Claude Code asks for claude-* models (default claude-opus-5-5); the gateway's "
                    "aliases decide which endpoint serves them.")
     return s
 

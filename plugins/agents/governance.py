@@ -1,7 +1,8 @@
 """Coding-agent governance: attribution, the per-key kill switch, session and developer caps,
 the ``anthropic-beta`` policy, and refusals agents stop on.
 
-    authenticate (first)  agent kind from the headers -> ctx.stash[AGENT_KIND]; a disabled key
+    authenticate (first)  agent kind from the headers -> ctx.stash[AGENT_KIND] (and CODING_AGENT, which
+                          the endpoint policy unsupported_params: agents reads); a disabled key
                           is refused here, before any other plugin accepts it
     validate_request      session id (headers, or the body) -> ctx.stash[AGENT_SESSION_ID]
     admit_request         betas the provider's policy rejects (400); used-up caps (permanent)
@@ -18,13 +19,13 @@ from typing import TYPE_CHECKING
 
 from plugins.anthropic import betas
 from plugins.agents.config import AgentsConfig
-from plugins.agents.detect import agent_kind, session_id
+from plugins.agents.detect import CODING_AGENTS, agent_kind, session_id
 from plugins.agents.errors import agent_error_mapper
 from plugins.agents.sessions import AgentLimiter
 from plugins.auth.keys import digest, presented_digests
 from plugins.metrics.prometheus import METRICS
 from proxy import hookimpl
-from proxy.context import AGENT_KIND, AGENT_SESSION_ID
+from proxy.context import AGENT_KIND, AGENT_SESSION_ID, CODING_AGENT
 from proxy.errors import AuthenticationFailed, RequestRejected
 from proxy.pipeline import ERROR_MAPPERS
 from proxy.stash import StashKey
@@ -86,7 +87,8 @@ def relaygate_config_loaded(gateway: Gateway) -> None:
 @hookimpl(tryfirst=True)
 def relaygate_authenticate(ctx: RequestContext) -> Principal | None:
     headers = ctx.request.headers
-    ctx.stash[AGENT_KIND] = agent_kind(headers)
+    kind = ctx.stash[AGENT_KIND] = agent_kind(headers)
+    ctx.stash[CODING_AGENT] = kind in CODING_AGENTS
     state = ctx.gateway.stash.get(AGENT_STATE)
     if state is not None and state.disabled:
         for key_digest in presented_digests(ctx):
@@ -132,7 +134,7 @@ def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
     usage = record.usage
     tokens = usage.total_tokens or usage.input_tokens + usage.output_tokens
     state.limiter.add(ctx.principal.owner, ctx.stash.get(AGENT_KIND, "other"),
-                      ctx.stash.get(AGENT_SESSION_ID, ""), tokens, record.cost_usd)
+                      ctx.stash.get(AGENT_SESSION_ID, ""), tokens, record.cost_usd or 0.0)
 
 
 @hookimpl

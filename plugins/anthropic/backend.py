@@ -34,6 +34,7 @@ from plugins.translate.pivot import (
     parse_error_body,
     text_of,
 )
+from proxy.exchange import HOSTED_TOOL, MEANING, SAMPLING
 
 DEFAULT_MAX_TOKENS = 4096
 FINISH_FROM_STOP = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
@@ -154,7 +155,7 @@ def _tools(body: dict[str, Any], out: dict[str, Any], opts: Options) -> None:
     tools = []
     for t in body.get("tools") or []:
         if t.get("type") != "function":
-            opts.unsupported(f"tools.{t.get('type')}", "only function tools translate")
+            opts.unsupported(f"tools.{t.get('type')}", "only function tools translate", HOSTED_TOOL)
             continue
         fn = t.get("function") or {}
         tool: dict[str, Any] = {"name": fn.get("name", ""),
@@ -191,13 +192,14 @@ def _unsupported_sampling(body: dict[str, Any], opts: Options) -> None:
         opts.unsupported("logprobs", "Anthropic returns no token log probabilities")
     for name in ("presence_penalty", "frequency_penalty"):
         if body.get(name):
-            opts.unsupported(name, "Anthropic has no repetition penalties")
-    for name in ("seed", "logit_bias", "verbosity", "audio", "modalities", "prediction", "web_search_options"):
+            opts.unsupported(name, "Anthropic has no repetition penalties", SAMPLING)
+    for name, kind in (("seed", SAMPLING), ("logit_bias", SAMPLING), ("verbosity", SAMPLING), ("audio", MEANING),
+                       ("modalities", MEANING), ("prediction", SAMPLING), ("web_search_options", HOSTED_TOOL)):
         if body.get(name) is not None:
-            opts.unsupported(name, f"Anthropic has no {name}")
+            opts.unsupported(name, f"Anthropic has no {name}", kind)
     temp = body.get("temperature")
     if isinstance(temp, (int, float)) and temp > 1:
-        opts.unsupported("temperature", "Anthropic temperature ranges 0..1")
+        opts.unsupported("temperature", "Anthropic temperature ranges 0..1", SAMPLING)
 
 
 def request_from_chat(body: dict[str, Any], model: str, opts: Options) -> dict[str, Any]:
@@ -212,7 +214,7 @@ def request_from_chat(body: dict[str, Any], model: str, opts: Options) -> dict[s
             budget = min(budget, max_tokens - 1)
             if budget < 1024:
                 opts.unsupported("reasoning_effort", f"a thinking budget needs max_tokens above 1024 "
-                                                     f"(got {max_tokens})")
+                                                     f"(got {max_tokens})", SAMPLING)
             else:
                 out["thinking"] = {"type": "enabled", "budget_tokens": budget}
         else:

@@ -24,6 +24,7 @@ from plugins.translate.pivot import (
     uncarry,
 )
 from proxy import sse
+from proxy.exchange import HOSTED_TOOL
 
 STOP_FROM_FINISH = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
                     "content_filter": "refusal"}
@@ -168,7 +169,7 @@ def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
     tools = []
     for t in body.get("tools") or []:
         if t.get("type") not in (None, "custom"):
-            opts.unsupported(f"tools.{t.get('type')}", "Anthropic server tools run only on Anthropic")
+            opts.unsupported(f"tools.{t.get('type')}", "Anthropic server tools run only on Anthropic", HOSTED_TOOL)
             continue
         fn: dict[str, Any] = {"name": t.get("name", ""), "parameters": t.get("input_schema") or {"type": "object"}}
         if t.get("description"):
@@ -200,7 +201,7 @@ def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
                                    "json_schema": {"name": "output", "schema": fmt.get("schema") or {}, "strict": True}}
     for name in ("container", "mcp_servers"):
         if body.get(name):
-            opts.unsupported(name, f"{name} runs only on Anthropic")
+            opts.unsupported(name, f"{name} runs only on Anthropic", HOSTED_TOOL)
     return chat
 
 

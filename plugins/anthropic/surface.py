@@ -12,8 +12,8 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from plugins.models.listing import callable_models
 from proxy import hookimpl
-from proxy.context import Principal
 from proxy.errors import GatewayError, UnknownEndpoint
 from proxy.gateway import Gateway
 from proxy.pipeline import error_response, new_context, require_principal
@@ -34,14 +34,6 @@ def _json(body: object, request_id: str, status: int = 200) -> web.Response:
                         headers={"x-request-id": request_id})
 
 
-def visible_endpoints(gateway: Gateway, principal: Principal) -> list[str]:
-    """Endpoint names (wildcards as ``prefix*``) this key may call."""
-    rt = gateway.runtime
-    names = [n for n in rt.endpoint_names() if principal.may_call(n)]
-    names += [p + "*" for p, ep in rt.wildcards if principal.may_call(ep.name)]
-    return names
-
-
 def models_handler(gateway: Gateway):  # type: ignore[no-untyped-def]
     """``GET /anthropic/v1/models[/{model_id}]`` in Anthropic's list and object shapes."""
 
@@ -56,7 +48,7 @@ def models_handler(gateway: Gateway):  # type: ignore[no-untyped-def]
                 if not ctx.principal.may_call(endpoint.name):
                     raise UnknownEndpoint(f"endpoint {wanted!r} does not exist", param="model")
                 return _json(model_info(wanted), ctx.request_id)
-            names = visible_endpoints(gateway, ctx.principal)
+            names = await callable_models(gateway, ctx.principal)
         except GatewayError as err:
             return error_response(ctx, err)
         data = [model_info(n) for n in names]

@@ -30,6 +30,7 @@ from plugins.translate.pivot import (
     text_of,
 )
 from plugins.gemini.answers import GeminiParser, response_to_chat
+from proxy.exchange import HOSTED_TOOL, MEANING, SAMPLING
 
 # ------------------------------------------------------------------ requests: chat -> gemini
 
@@ -126,7 +127,7 @@ def _contents(messages: list[dict[str, Any]], opts: Options) -> tuple[list[dict[
 def _tool_config(body: dict[str, Any], opts: Options) -> dict[str, Any] | None:
     choice = body.get("tool_choice")
     if body.get("parallel_tool_calls") is False and body.get("tools"):
-        opts.unsupported("parallel_tool_calls", "Gemini cannot limit a turn to one function call")
+        opts.unsupported("parallel_tool_calls", "Gemini cannot limit a turn to one function call", SAMPLING)
     if choice is None:
         return None
     if choice == "auto":
@@ -147,7 +148,7 @@ def request_from_chat(body: dict[str, Any], model: str, opts: Options) -> dict[s
     decls = []
     for t in body.get("tools") or []:
         if t.get("type") != "function":
-            opts.unsupported(f"tools.{t.get('type')}", "only function tools translate")
+            opts.unsupported(f"tools.{t.get('type')}", "only function tools translate", HOSTED_TOOL)
             continue
         fn = t.get("function") or {}
         d: dict[str, Any] = {"name": fn.get("name", "")}
@@ -194,9 +195,10 @@ def request_from_chat(body: dict[str, Any], model: str, opts: Options) -> dict[s
                                 "includeThoughts": True}
     if gc:
         out["generationConfig"] = gc
-    for name in ("logit_bias", "verbosity", "audio", "prediction", "web_search_options"):
+    for name, kind in (("logit_bias", SAMPLING), ("verbosity", SAMPLING), ("audio", MEANING),
+                       ("prediction", SAMPLING), ("web_search_options", HOSTED_TOOL)):
         if body.get(name) is not None:
-            opts.unsupported(name, f"Gemini has no {name}")
+            opts.unsupported(name, f"Gemini has no {name}", kind)
     return out
 
 

@@ -24,6 +24,7 @@ from plugins.translate.pivot import (
     uncarry,
 )
 from proxy import sse
+from proxy.exchange import HOSTED_TOOL
 
 FINISH_TO_GEMINI = {"stop": "STOP", "tool_calls": "STOP", "function_call": "STOP", "length": "MAX_TOKENS",
                     "content_filter": "SAFETY"}
@@ -183,7 +184,7 @@ def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
             tools.append({"type": "function", "function": fn})
         for k in t:
             if k != "functionDeclarations":
-                opts.unsupported(f"tools.{k}", "Google server-side tools run only on Gemini")
+                opts.unsupported(f"tools.{k}", "Google server-side tools run only on Gemini", HOSTED_TOOL)
     if tools:
         chat["tools"] = tools
     fcc = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}

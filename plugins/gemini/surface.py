@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
+from plugins.models.listing import callable_models
 from proxy import hookimpl
 from proxy.errors import GatewayError, UnknownEndpoint
 from proxy.gateway import Gateway
@@ -59,7 +60,7 @@ def model_info(name: str) -> dict[str, object]:
 
 
 def models_handler(gateway: Gateway):  # type: ignore[no-untyped-def]
-    """``GET /gemini/{v}/models[/{endpoint}]``: the endpoints this key may call, in Gemini's shapes."""
+    """``GET /gemini/{v}/models[/{endpoint}]``: the ids this key may call, in Gemini's shapes."""
 
     async def handler(request: web.Request) -> web.Response:
         ctx = new_context(gateway, request, "gemini.generate", SURFACE)
@@ -74,9 +75,7 @@ def models_handler(gateway: Gateway):  # type: ignore[no-untyped-def]
                 return _json(model_info(wanted), ctx.request_id)
         except GatewayError as err:
             return error_response(ctx, err)
-        rt, principal = gateway.runtime, ctx.principal
-        names = [n for n in rt.endpoint_names() if principal.may_call(n)]
-        names += [p + "*" for p, ep in rt.wildcards if principal.may_call(ep.name)]
+        names = await callable_models(gateway, ctx.principal)
         return _json({"models": [model_info(n) for n in names]}, ctx.request_id)
 
     return handler

@@ -221,7 +221,7 @@ def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Any:
     u = record.usage
     settlements = _settlements(res, u.total_tokens or u.input_tokens + u.output_tokens)
     spends: list[tuple[str, int, int]] = []
-    nano = round(record.cost_usd * _NANO)
+    nano = round((record.cost_usd or 0.0) * _NANO)      # an unpriced model spends no budget
     if nano > 0 and res.plan.budgets:
         now = limiter.wall()
         for b in res.plan.budgets:

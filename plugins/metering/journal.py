@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from plugins.metering.pricing import cost_usd
 from proxy.context import AGENT_KIND, AGENT_SESSION_ID, UsageRecord
 from proxy.usage import Usage
 from proxy.stream_end import INCOMPLETE
@@ -122,8 +121,8 @@ def _start_line(ctx: RequestContext, route: Route, att: Attempt) -> bytes:
     ]) + b"\n"
 
 
-#: (endpoint, served model) -> its price table, from the configuration at replay time
-Prices = Callable[[str, str], dict[str, float]]
+#: a replayed record -> its cost (None: no price known), priced like a live one (plugins/metering/pricing)
+Prices = Callable[[UsageRecord], float | None]
 
 
 def _record(fields: list[Any], prices: Prices) -> UsageRecord:
@@ -135,11 +134,11 @@ def _record(fields: list[Any], prices: Prices) -> UsageRecord:
         usage=Usage(input_tokens=estimate), latency_s=0.0, ttft_s=None, upstream_s=0.0,
         error="gateway_died", key_id=key_id, owner=owner, team=team, agent=agent, session_id=session,
         outcome=INCOMPLETE, labels=labels)
-    record.cost_usd = cost_usd(prices(endpoint, served), record.usage)
+    record.cost_usd = prices(record)
     return record
 
 
-def read_unfinished(path: Path, prices: Prices = lambda _e, _s: {}) -> list[UsageRecord]:
+def read_unfinished(path: Path, prices: Prices = lambda _r: None) -> list[UsageRecord]:
     """The attempts a journal file started and never ended; a torn last line is skipped."""
     starts: dict[tuple[str, int], list[Any]] = {}
     for line in path.read_bytes().split(b"\n"):

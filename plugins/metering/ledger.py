@@ -26,9 +26,11 @@ import orjson
 
 from plugins.metering.config import LedgerConfig
 from plugins.metering.journal import Journal, claim_orphans, read_unfinished
+from plugins.metering.pricing import price_source
 from plugins.metering.spool import Spool, load
 from plugins.metering.sqlite_store import SqliteStore
 from proxy import hookimpl
+from proxy.errors import GatewayError
 from proxy.gateway import DEPENDENCY_CHECKS
 from proxy.stash import StashKey
 from proxy.upstream import ATTEMPT_STARTED
@@ -305,14 +307,21 @@ async def relaygate_shutdown(gateway: Gateway) -> None:
 JOURNAL: StashKey[Journal] = StashKey("ledger.journal")
 
 
-def _price_table(gateway: Gateway) -> Callable[[str, str], dict[str, float]]:
-    endpoints = gateway.settings.endpoints
+def _price_table(gateway: Gateway) -> Callable[[UsageRecord], float | None]:
+    """Replayed rows are priced as live ones: the served model's config prices, else the catalogue."""
+    runtime = gateway.runtime
 
-    def prices(endpoint: str, served: str) -> dict[str, float]:
-        ep = endpoints.get(endpoint)
-        found = next((sm for sm in ep.served_models if sm.name == served), None) if ep else None
-        return dict(found.prices) if found is not None else {}
-    return prices
+    def cost(record: UsageRecord) -> float | None:
+        provider = runtime.providers.get(record.provider)
+        try:
+            endpoint, _ = runtime.find_endpoint(record.endpoint)
+        except GatewayError:
+            endpoint = None                   # renamed or removed since the crash
+        served = next((sm for sm in endpoint.served_models if sm.name == record.served_model), None) \
+            if endpoint is not None else None
+        ptype, base_url = (provider.config.type, provider.base_url) if provider is not None else ("", "")
+        return price_source(ptype, base_url, record.provider_model, served.prices if served else {}).cost(record.usage)
+    return cost
 
 
 async def start_journal(gateway: Gateway, writer: LedgerWriter, directory: Path) -> None:

@@ -44,7 +44,7 @@ _PAYLOAD_TYPES = {
     "response_truncated": "SMALLINT",
 }
 assert tuple(_TYPES) == COLUMNS and tuple(_PAYLOAD_TYPES) == PAYLOAD_COLUMNS, "column lists out of sync"
-_NULLABLE = {"ttft_ms"}
+_NULLABLE = {"ttft_ms", "cost_usd"}       # cost_usd: NULL when no price is known
 _INDEXES = {
     "ledger": [("ts",), ("key_id", "ts"), ("owner", "ts"), ("team", "ts"), ("endpoint", "ts"),
                ("served_model", "ts"), ("provider", "ts")],
@@ -124,6 +124,8 @@ class PostgresStore:
                 for name in _ADDED:
                     await con.execute(f'ALTER TABLE "{self.schema}".ledger '
                                       f"ADD COLUMN IF NOT EXISTS {name} {_TYPES[name]} NOT NULL DEFAULT ''")
+                # older ledgers: cost_usd was NOT NULL DEFAULT 0; unknown prices are NULL now
+                await con.execute(f'ALTER TABLE "{self.schema}".ledger ALTER COLUMN cost_usd DROP NOT NULL')
             self._schema_ready = True
 
     @property

@@ -1,22 +1,37 @@
-"""Spend of each attempt from the served model's price table (USD per million tokens).
+"""Spend of each attempt, in USD: the served model's ``prices`` from the config, else the catalogue.
 
 Runs first among the usage hooks so the ledger, metrics and budgets all see
-the same ``cost_usd``. Cached input is billed at its own price when given
-(otherwise at the input price), reasoning at its own price (otherwise as output).
+the same ``cost_usd``. Prices are USD per million tokens of each kind: input,
+cached_input, cache_creation, output, reasoning. A kind without a price of its
+own is billed as input (cached input, cache writes) or as output (reasoning).
+
+A served model with ``prices`` in the config is billed at those (the override);
+one without is billed at the catalogue's prices (:mod:`plugins.metering.catalogue`).
+A model neither knows has **no** cost: ``cost_usd`` is None (NULL in the ledger,
+"unknown" in reports), never a made-up 0, and the metrics count it in
+``relaygate_unpriced_requests_total``. An attempt that used no tokens costs 0
+whatever the model.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from plugins.metering.catalogue import CataloguePrice, catalogue_label, load, lookup
 from proxy import hookimpl
 
 if TYPE_CHECKING:
-    from proxy.context import RequestContext, UsageRecord
+    from proxy.context import RequestContext, Route, UsageRecord
+    from proxy.gateway import Gateway
     from proxy.usage import Usage
+
+PRICE_KINDS = ("input", "cached_input", "cache_creation", "output", "reasoning")
 
 
 def cost_usd(prices: dict[str, float], u: Usage) -> float:
+    """The cost of *u* at *prices* (USD per million tokens of each kind)."""
     if not prices:
         return 0.0
     p_in = prices.get("input", 0.0)
@@ -31,7 +46,59 @@ def cost_usd(prices: dict[str, float], u: Usage) -> float:
     return total / 1_000_000
 
 
+@dataclass(frozen=True)
+class PriceSource:
+    """Where a served model's prices come from: the config, the catalogue, or nowhere (``unknown``)."""
+
+    kind: str                                   # "config", "catalogue" or "unknown"
+    config_prices: dict[str, float] | None = None
+    catalogue: CataloguePrice | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.kind != "unknown"
+
+    def describe(self) -> str:
+        if self.catalogue is not None:
+            return f"catalogue {catalogue_label()}: {self.catalogue.provider} model {self.catalogue.model}"
+        return "config (the served model's prices)" if self.kind == "config" else "unknown"
+
+    def rates_for(self, input_tokens: int = 0) -> dict[str, float]:
+        if self.config_prices is not None:
+            return self.config_prices
+        return self.catalogue.rates_for(input_tokens) if self.catalogue is not None else {}
+
+    def cost(self, u: Usage) -> float | None:
+        if not (u.input_tokens or u.output_tokens or u.cache_creation_tokens):
+            return 0.0
+        if not self.known:
+            return None
+        return cost_usd(self.rates_for(u.input_tokens + u.cache_creation_tokens), u)
+
+
+UNKNOWN = PriceSource("unknown")
+
+
+def price_source(provider_type: str, base_url: str, model: str, config_prices: dict[str, float],
+                 day: dt.date | None = None) -> PriceSource:
+    """The prices one served model is billed at: the config's when given, else the catalogue's."""
+    if config_prices:
+        return PriceSource("config", config_prices=config_prices)
+    found = lookup(provider_type, base_url, model, day or dt.date.today())
+    return PriceSource("catalogue", catalogue=found) if found is not None else UNKNOWN
+
+
+def route_prices(route: Route) -> PriceSource:
+    provider = route.provider
+    return price_source(provider.config.type, provider.base_url, route.upstream_model, route.served.prices)
+
+
+@hookimpl
+def relaygate_startup(gateway: Gateway) -> None:
+    load()                  # not on the first request's event-loop turn
+
+
 @hookimpl(tryfirst=True)
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
     if ctx.route is not None:
-        record.cost_usd = cost_usd(ctx.route.served.prices, record.usage)
+        record.cost_usd = route_prices(ctx.route).cost(record.usage)

@@ -19,6 +19,8 @@ COLUMNS = (
 
 #: columns added after the first release: (name, SQLite definition) — added to older ledgers on open
 ADDED_COLUMNS = (("outcome", "TEXT NOT NULL DEFAULT ''"), ("labels", "TEXT NOT NULL DEFAULT ''"))
+#: columns that older ledgers declare NOT NULL and that may now be NULL (``cost_usd``: unknown price)
+NOW_NULLABLE = ("cost_usd",)
 
 #: payload logging (plugins/payloads): one row per provider attempt whose bodies were sampled
 PAYLOAD_COLUMNS = (
@@ -52,7 +54,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     latency_ms REAL NOT NULL,
     ttft_ms REAL,
     upstream_ms REAL NOT NULL,
-    cost_usd REAL NOT NULL DEFAULT 0,
+    cost_usd REAL,
     agent TEXT NOT NULL DEFAULT '',
     session_id TEXT NOT NULL DEFAULT '',
     outcome TEXT NOT NULL DEFAULT '',
@@ -110,6 +112,32 @@ class SqliteStore:
             if name not in have:                 # a ledger written by an older release
                 await self._db.execute(f"ALTER TABLE ledger ADD COLUMN {name} {definition}")
         await self._db.commit()
+        await self._drop_not_null()
+
+    async def _drop_not_null(self) -> None:
+        """SQLite cannot drop a NOT NULL constraint in place: rebuild an older ledger's table once."""
+        assert self._db is not None
+        if not await self._not_null(NOW_NULLABLE):
+            return
+        await self._db.execute("BEGIN IMMEDIATE")    # all or nothing; one worker migrates, the others wait
+        if not await self._not_null(NOW_NULLABLE):
+            await self._db.commit()
+            return
+        cols = ", ".join(COLUMNS)
+        await self._db.execute("ALTER TABLE ledger RENAME TO ledger_before_nullable_cost")
+        for index in ("ledger_ts", "ledger_key_ts", "ledger_owner_ts", "ledger_endpoint_ts"):
+            await self._db.execute(f"DROP INDEX IF EXISTS {index}")
+        for statement in SCHEMA.split(";"):      # the new table and its indexes
+            if statement.strip():
+                await self._db.execute(statement)
+        await self._db.execute(f"INSERT INTO ledger ({cols}) SELECT {cols} FROM ledger_before_nullable_cost")
+        await self._db.execute("DROP TABLE ledger_before_nullable_cost")
+        await self._db.commit()
+
+    async def _not_null(self, columns: Sequence[str]) -> bool:
+        assert self._db is not None
+        async with self._db.execute("PRAGMA table_info(ledger)") as cur:
+            return any(row[1] in columns and row[3] for row in await cur.fetchall())
 
     async def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
         assert self._db is not None

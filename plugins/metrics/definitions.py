@@ -2,8 +2,10 @@
 
 Names follow Prometheus conventions: base units (seconds), ``_total`` counters,
 histograms whose buckets fit LLM latencies. Labels are bounded: endpoint,
-served model, provider, surface, status, token type, reason. Never a key, a
-user or anything a client chooses freely.
+served model, provider, surface, status, token type, reason. Never a key or a
+user. ``model`` is the provider model actually served (on a wildcard endpoint the
+one the client asked for): the one label a client chooses, so each endpoint keeps
+at most ``metrics.max_models_per_endpoint`` values and counts the rest as ``other``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,14 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20,
 #: Time to first token: usually under a few seconds, reasoning models up to minutes.
 TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60)
 
-REQUEST_LABELS = ("surface", "endpoint", "served_model", "provider", "status")
-ROUTE_LABELS = ("surface", "endpoint", "served_model", "provider")
-MODEL_LABELS = ("endpoint", "served_model", "provider")
+REQUEST_LABELS = ("surface", "endpoint", "served_model", "provider", "model", "status")
+ROUTE_LABELS = ("surface", "endpoint", "served_model", "provider", "model")
+#: one provider call: the served model of the config and the provider model it called
+MODEL_LABELS = ("endpoint", "served_model", "provider", "model")
+#: what the resilience machinery works on: the configured served model
+SERVED_LABELS = ("endpoint", "served_model", "provider")
+#: the model label of requests beyond an endpoint's max_models_per_endpoint
+OTHER_MODEL = "other"
 
 
 class Metrics:
@@ -42,8 +49,14 @@ class Metrics:
             "relaygate_tokens", "Tokens metered, by kind (input, output, cached_input, cache_creation, reasoning).",
             (*MODEL_LABELS, "type"), registry=registry)
         self.cost = Counter(
-            "relaygate_cost_usd", "Spend computed from the price table, in US dollars.",
+            "relaygate_cost_usd", "Spend at the config's or the price catalogue's prices, in US dollars.",
             MODEL_LABELS, registry=registry)
+        self.unpriced = Counter(
+            "relaygate_unpriced_requests", "Provider calls that used tokens of a model with no known price "
+            "(cost unknown: NULL in the ledger).", ("endpoint", "model"), registry=registry)
+        self.model_label_overflow = Counter(
+            "relaygate_model_label_overflow", "Requests counted under model=\"other\" because their endpoint "
+            "already has metrics.max_models_per_endpoint model values.", ("endpoint",), registry=registry)
         self.upstream_errors = Counter(
             "relaygate_upstream_errors", "Failed provider calls, by reason (status code, timeout, connect, protocol).",
             (*MODEL_LABELS, "reason"), registry=registry)
@@ -58,17 +71,17 @@ class Metrics:
             ("surface", "endpoint", "limit"), registry=registry)
         self.retries = Counter(
             "relaygate_retries", "Provider call retries and fallbacks, by the failed served model and reason.",
-            (*MODEL_LABELS, "reason"), registry=registry)
+            (*SERVED_LABELS, "reason"), registry=registry)
         self.fallbacks = Counter(
             "relaygate_fallbacks", "Requests moved from a failed served model to the next in the fallback order.",
-            (*MODEL_LABELS, "reason"), registry=registry)
+            (*SERVED_LABELS, "reason"), registry=registry)
         self.retry_budget_exhausted = Counter(
             "relaygate_retry_budget_exhausted", "Retries not made because the global retry budget was spent.",
             ("endpoint",), registry=registry)
         self.circuit_state = Gauge(
             "relaygate_circuit_state", "Circuit breaker state per served model (its worst provider model): "
             "0 closed, 1 half-open, 2 open.",
-            ("endpoint", "served_model", "provider"), registry=registry, multiprocess_mode="livemax")
+            SERVED_LABELS, registry=registry, multiprocess_mode="livemax")
         self.dropped_params = Counter(
             "relaygate_dropped_parameters", "Request parameters dropped because the target cannot express them.",
             ("endpoint", "parameter"), registry=registry)

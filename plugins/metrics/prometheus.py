@@ -23,7 +23,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from plugins.metering.ledger import LEDGER
-from plugins.metrics.definitions import Metrics
+from plugins.metrics.config import MetricsConfig
+from plugins.metrics.definitions import OTHER_MODEL, Metrics
 from proxy import hookimpl, resilience
 from proxy.gateway import DEPENDENCY_STATE
 from proxy.reload import RELOAD_LISTENERS
@@ -33,6 +34,7 @@ from proxy.upstream import DROPPED_PARAMS
 if TYPE_CHECKING:
     from proxy.context import RequestContext, UsageRecord
     from proxy.gateway import Gateway
+    from proxy.sections import Spec
     from proxy.surfaces import RouteTable
 
 _TOKEN_KINDS = ("input", "output", "cached_input", "cache_creation", "reasoning")
@@ -82,11 +84,32 @@ class PendingHistogram:
         self.total, self.n = 0.0, 0
 
 
+class ModelLabels:
+    """The ``model`` label values of each endpoint: the first *cap* distinct models keep their name,
+    later ones are ``other`` (per process: with workers each keeps its own first *cap*)."""
+
+    def __init__(self, cap: int = MetricsConfig().max_models_per_endpoint) -> None:
+        self.cap = cap
+        self.seen: dict[str, set[str]] = {}
+
+    def label(self, endpoint: str, model: str) -> str:
+        seen = self.seen.get(endpoint)
+        if seen is None:
+            seen = self.seen[endpoint] = set()
+        if model in seen:
+            return model
+        if len(seen) < self.cap:
+            seen.add(model)
+            return model
+        return OTHER_MODEL
+
+
 class RequestMetrics:
     """Metrics plus the pending sums of their label series (see the module docstring)."""
 
     def __init__(self, metrics: Metrics, flush_each_turn: bool = False) -> None:
         self.m = metrics
+        self.models = ModelLabels()
         self._request: dict[tuple[str, ...], tuple[PendingCounter, PendingHistogram]] = {}
         self._usage: dict[tuple[str, ...], tuple[Any, ...]] = {}
         self._counters: dict[tuple[Any, ...], PendingCounter] = {}
@@ -124,20 +147,24 @@ class RequestMetrics:
         c.value += amount
         self._recorded()
 
-    def request_done(self, surface: str, endpoint: str, served: str, provider: str, status: int,
+    def request_done(self, surface: str, endpoint: str, served: str, provider: str, model: str, status: int,
                      seconds: float) -> None:
-        key = (surface, endpoint, served, provider, str(status))
+        label = self.models.label(endpoint, model)
+        if label != model:                        # beyond the cap: counted, never a new series
+            self.inc(self.m.model_label_overflow, (endpoint,))
+        key = (surface, endpoint, served, provider, label, str(status))
         series = self._request.get(key)
         if series is None:
             series = (self._counter(self.m.requests.labels(*key)),
-                      self._histogram(self.m.request_duration.labels(*key[:4])))
+                      self._histogram(self.m.request_duration.labels(*key[:5])))
             self._request[key] = series
         series[0].value += 1
         series[1].observe(seconds)
         self._recorded()
 
     def usage(self, r: UsageRecord, endpoint: str) -> None:
-        key = (r.surface, endpoint, r.served_model, r.provider)
+        model = self.models.label(endpoint, r.provider_model)
+        key = (r.surface, endpoint, r.served_model, r.provider, model)
         c = self._usage.get(key)
         if c is None:
             labels = key[1:]
@@ -151,6 +178,8 @@ class RequestMetrics:
         c[1].observe(r.upstream_s)
         if r.cost_usd:
             c[2].value += r.cost_usd
+        elif r.cost_usd is None:                  # tokens used, but no price known for the model
+            self.inc(self.m.unpriced, (endpoint, model))
         c[3].value += u.input_tokens
         c[4].value += u.output_tokens
         c[5].value += u.cached_input_tokens
@@ -158,7 +187,7 @@ class RequestMetrics:
         c[7].value += u.reasoning_tokens
         self._recorded()
         if r.error and r.error != "client_disconnected":
-            self.inc(self.m.upstream_errors, (endpoint, r.served_model, r.provider, r.error))
+            self.inc(self.m.upstream_errors, (endpoint, r.served_model, r.provider, model, r.error))
 
 
 #: this process's metrics; other plugins count into them (rate-limit refusals, agent requests)
@@ -224,6 +253,18 @@ def watch_events(gateway: Gateway, m: Metrics) -> None:
 
 
 @hookimpl
+def relaygate_config_sections() -> dict[str, Spec]:
+    return {"metrics": MetricsConfig}
+
+
+@hookimpl
+def relaygate_config_loaded(gateway: Gateway) -> None:
+    rm = gateway.stash.get(METRICS)
+    if rm is not None:       # a reload may raise the cap; models already labelled keep their label
+        rm.models.cap = gateway.settings.section(MetricsConfig).max_models_per_endpoint
+
+
+@hookimpl
 async def relaygate_startup(gateway: Gateway) -> None:
     if _multiprocess():
         task = asyncio.create_task(_refresh_forever(gateway, gateway.stash[METRICS].m), name="relaygate-gauges")
@@ -266,7 +307,7 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
     route = ctx.route
     endpoint = ctx.endpoint.name if ctx.endpoint else ""
     rm.request_done(ctx.surface, endpoint, route.served.name if route else "", route.provider.name if route else "",
-                    ctx.status, time.perf_counter() - ctx.started)
+                    route.upstream_model if route else "", ctx.status, time.perf_counter() - ctx.started)
     if len(ctx.attempts) > 1:
         count_retries(rm, endpoint, ctx.attempts)
     if ctx.stash.get(resilience.RETRY_BUDGET_EXHAUSTED):

@@ -30,7 +30,8 @@ from proxy.apis import (
 from proxy.usage import Usage
 from proxy.errors import GatewayError, RequestRejected
 
-MAX_TOOLS = 32
+MAX_TOOLS = 32               # the reference's limit (strict)
+OPENAI_MAX_TOOLS = 128       # OpenAI's own
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 STRICT_ROLES = ("system", "developer", "user", "assistant", "tool")
 
@@ -143,14 +144,15 @@ def _messages(messages: Any, strict: bool) -> None:
                                   param=f"{where}.role")
 
 
-def _tools(body: dict[str, Any]) -> None:
+def _tools(body: dict[str, Any], strict: bool) -> None:
     tools = body.get("tools")
     if tools is None:
         return
     if not isinstance(tools, list):
         raise RequestRejected("'tools' must be a list", param="tools")
-    if len(tools) > MAX_TOOLS:
-        raise RequestRejected(f"'tools' allows at most {MAX_TOOLS} tools, got {len(tools)}", param="tools")
+    limit = MAX_TOOLS if strict else OPENAI_MAX_TOOLS
+    if len(tools) > limit:
+        raise RequestRejected(f"'tools' allows at most {limit} tools, got {len(tools)}", param="tools")
     for i, t in enumerate(tools):
         if not isinstance(t, dict) or not isinstance(t.get("type"), str):
             raise RequestRejected(f"'tools[{i}]' must be an object with a 'type'", param=f"tools[{i}]")
@@ -250,7 +252,7 @@ class OpenAIChat(OpenAIStyleApi):
             int_at_least(body, "top_logprobs", 0, 20)
             if body.get("logprobs") is not True:
                 raise RequestRejected("'top_logprobs' requires 'logprobs': true", param="top_logprobs")
-        _tools(body)
+        _tools(body, strict)
         _response_format(body)
         one_of(body, "reasoning_effort", ("none", "minimal", "low", "medium", "high", "xhigh"))
 

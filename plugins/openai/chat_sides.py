@@ -20,6 +20,7 @@ from plugins.translate.pivot import (
     parse_error_body,
 )
 from proxy import sse
+from proxy.exchange import SAMPLING
 
 _MESSAGE_EXTENSIONS = ("thinking_blocks", "reasoning_content", "extra_content")
 
@@ -77,11 +78,11 @@ class ChatBackend:
             if "max_tokens" in out and "max_completion_tokens" not in out:
                 out["max_completion_tokens"] = out.pop("max_tokens")
             if out.get("top_k") is not None:
-                opts.unsupported("top_k", "OpenAI chat has no top_k sampling")
+                opts.unsupported("top_k", "OpenAI chat has no top_k sampling", SAMPLING)
             out.pop("top_k", None)
         else:
             if out.get("verbosity") is not None:
-                opts.unsupported("verbosity", "OpenAI-compatible servers have no verbosity control")
+                opts.unsupported("verbosity", "OpenAI-compatible servers have no verbosity control", SAMPLING)
             out.pop("verbosity", None)
             out.pop("prompt_cache_key", None)       # a cache hint; meaning is unchanged without it
         return out

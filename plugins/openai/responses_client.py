@@ -31,6 +31,7 @@ from plugins.openai.responses_stream import (
     response_object,
     usage_from_chat,
 )
+from proxy.exchange import HOSTED_TOOL, MEANING
 
 
 def _content_parts(content: Any, opts: Options) -> Any:
@@ -91,7 +92,7 @@ def _tools(body: dict[str, Any], chat: dict[str, Any], opts: Options) -> None:
                 "name": t.get("name", ""), "description": desc.strip(),
                 "parameters": {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}}})
         else:
-            opts.unsupported(f"tools.{kind}", f"the {kind} tool runs only on OpenAI")
+            opts.unsupported(f"tools.{kind}", f"the {kind} tool runs only on OpenAI", HOSTED_TOOL)
     if tools:
         chat["tools"] = tools
     choice = body.get("tool_choice")
@@ -100,8 +101,9 @@ def _tools(body: dict[str, Any], chat: dict[str, Any], opts: Options) -> None:
     elif isinstance(choice, dict) and choice.get("type") in ("function", "custom"):
         chat["tool_choice"] = {"type": "function", "function": {"name": choice.get("name", "")}}
     elif choice is not None:
+        # a choice naming a hosted tool goes with that tool (a named function is translated above)
         opts.unsupported("tool_choice", f"tool_choice {choice.get('type') if isinstance(choice, dict) else choice!r} "
-                                        "has no chat equivalent")
+                                        "has no chat equivalent", HOSTED_TOOL if isinstance(choice, dict) else MEANING)
     if body.get("parallel_tool_calls") is False:
         chat["parallel_tool_calls"] = False
 

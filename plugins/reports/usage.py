@@ -4,7 +4,10 @@ One SQL aggregate over the ledger (SQLite or PostgreSQL, same columns), so a
 report costs one indexed scan of the asked time range. ``requests`` counts
 distinct request ids; ``attempts`` counts provider attempts (fallbacks make
 more than one); ``errors`` counts attempts that ended with a status >= 400
-(client disconnects are recorded as 499).
+(client disconnects are recorded as 499). ``cost_usd`` sums the attempts whose
+price is known; ``unpriced`` counts those whose cost is unknown (NULL: no price for
+the model), so a total is never silently short. A group with no known cost at
+all has ``cost_usd`` None, shown as "unknown".
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ DIMENSIONS: dict[str, str] = {
     "agent": "agent", "session_id": "session_id",         # coding agents (plugins/agents)
 }
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "total_tokens")
-MEASURES = ("requests", "attempts", *TOKEN_COLUMNS, "cost_usd", "errors")
+MEASURES = ("requests", "attempts", *TOKEN_COLUMNS, "cost_usd", "unpriced", "errors")
 FORMATS = ("table", "json", "csv")
 
 
@@ -80,7 +83,8 @@ def build_sql(q: ReportQuery, *, dialect: str, table: str = "ledger") -> tuple[s
     select = ", ".join(f"{e} AS {name}" for e, name in exprs)
     groups = ", ".join(str(i) for i in range(1, len(exprs) + 1))
     sql = (f"SELECT {select}, COUNT(DISTINCT request_id) AS requests, COUNT(*) AS attempts, {sums}, "
-           f"COALESCE(SUM(cost_usd), 0) AS cost_usd, "
+           f"SUM(cost_usd) AS cost_usd, "
+           f"COALESCE(SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END), 0) AS unpriced, "
            f"COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors "
            f"FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
            + f" GROUP BY {groups} ORDER BY {groups}")
@@ -90,7 +94,10 @@ def build_sql(q: ReportQuery, *, dialect: str, table: str = "ledger") -> tuple[s
 def _clean(row: dict[str, Any], q: ReportQuery) -> dict[str, Any]:
     out: dict[str, Any] = {d: ("" if row[d] is None else str(row[d])) for d in q.by}
     for m in MEASURES:
-        out[m] = float(row[m]) if m == "cost_usd" else int(row[m])
+        if m == "cost_usd":
+            out[m] = None if row[m] is None else float(row[m])
+        else:
+            out[m] = int(row[m])
     return out
 
 
@@ -139,8 +146,10 @@ async def usage_report(settings: Settings, q: ReportQuery) -> list[dict[str, Any
 def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Sums over the rows. A request whose fallback attempts went to two served
     models or providers is one request in each of their groups."""
-    return {m: (round(float(sum(r[m] for r in rows)), 10) if m == "cost_usd" else sum(r[m] for r in rows))
-            for m in MEASURES}
+    out: dict[str, Any] = {m: sum(r[m] for r in rows) for m in MEASURES if m != "cost_usd"}
+    known = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
+    out["cost_usd"] = round(float(sum(known)), 10) if known or not rows else None
+    return {m: out[m] for m in MEASURES}
 
 
 # -- rendering -----------------------------------------------------------------
@@ -167,6 +176,8 @@ def render(rows: list[dict[str, Any]], q: ReportQuery, fmt: str, names: dict[str
 
 
 def _cell(value: Any) -> str:
+    if value is None:
+        return "unknown"          # no price known for the model: not 0
     return f"{value:.6f}" if isinstance(value, float) else str(value)
 
 

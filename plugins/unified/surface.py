@@ -5,6 +5,12 @@ OpenAI client works with any of those base URLs: chat completions,
 completions and embeddings. ``model`` names the gateway endpoint, except on
 ``POST /serving-endpoints/{name}/invocations``, where the path names it and
 the endpoint's task picks the format.
+
+Validation: the Databricks surfaces (``/mlflow/v1``, ``/serving-endpoints``) apply
+the reference's extra rules (one system message, first; 32 tools). ``/v1`` is
+where clients written against OpenAI point (aider, pydantic-ai, the SDKs), so it
+takes what OpenAI takes: several system/developer messages, anywhere. A provider
+with one system prompt gets them merged in order (plugins/anthropic, plugins/gemini).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from plugins.models.listing import callable_models
 from proxy import hookimpl
 from proxy.errors import GatewayError, RequestRejected
 from proxy.gateway import Gateway
@@ -24,11 +31,13 @@ if TYPE_CHECKING:
     from proxy.context import RequestContext
 
 PREFIXES = ("/mlflow/v1", "/v1", "/serving-endpoints")
+#: prefix -> apply the reference's extra validation rules (the Databricks surfaces) or OpenAI's own (/v1)
+REFERENCE_RULES = {"/mlflow/v1": True, "/v1": False, "/serving-endpoints": True}
 SURFACE = "unified"
 
 
 def models_handler(gateway: Gateway, api_id: str, surface: str):  # type: ignore[no-untyped-def]
-    """``GET .../models``: the endpoints this key may call, in OpenAI's list shape."""
+    """``GET .../models``: the ids this key may call (plugins/models/listing.py), in OpenAI's list shape."""
 
     async def handler(request: web.Request) -> web.Response:
         ctx = new_context(gateway, request, api_id, surface)
@@ -37,9 +46,7 @@ def models_handler(gateway: Gateway, api_id: str, surface: str):  # type: ignore
         except GatewayError as err:
             return error_response(ctx, err)
         assert ctx.principal is not None
-        rt = gateway.runtime
-        names = [n for n in rt.endpoint_names() if ctx.principal.may_call(n)]
-        names += [p + "*" for p, ep in rt.wildcards if ctx.principal.may_call(ep.name)]
+        names = await callable_models(gateway, ctx.principal)
         data = [{"id": n, "object": "model", "created": 0, "owned_by": "relaygate"} for n in names]
         return web.Response(body=orjson.dumps({"object": "list", "data": data}),
                             content_type="application/json", headers={"x-request-id": ctx.request_id})
@@ -81,10 +88,12 @@ def resolve_invocation(ctx: RequestContext, gateway: Gateway) -> Resolved:
 @hookimpl
 def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
     for prefix in PREFIXES:
-        routes.surface(SurfaceRoute("POST", f"{prefix}/chat/completions", "openai.chat", SURFACE, task="chat"))
-        routes.surface(SurfaceRoute("POST", f"{prefix}/completions", "openai.completions", SURFACE,
+        strict = REFERENCE_RULES[prefix]
+        routes.surface(SurfaceRoute("POST", f"{prefix}/chat/completions", "openai.chat", SURFACE, strict=strict,
+                                    task="chat"))
+        routes.surface(SurfaceRoute("POST", f"{prefix}/completions", "openai.completions", SURFACE, strict=strict,
                                     task="completions"))
-        routes.surface(SurfaceRoute("POST", f"{prefix}/embeddings", "openai.embeddings", SURFACE,
+        routes.surface(SurfaceRoute("POST", f"{prefix}/embeddings", "openai.embeddings", SURFACE, strict=strict,
                                     task="embeddings"))
         routes.add("GET", f"{prefix}/models", models_handler(gateway, "openai.chat", SURFACE))
     # The name may hold "/" (wildcard endpoints such as openai/gpt-4o-mini).

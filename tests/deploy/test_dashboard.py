@@ -10,6 +10,11 @@ from typing import Any, Iterable, Iterator
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "relaygate-dashboard.json"
 FILTER_VARIABLES = ("endpoint", "provider", "served_model")
+#: metrics whose series carry the provider model served (``model``), filtered by the $model variable
+MODEL_LABELLED = {"relaygate_requests_total", "relaygate_request_duration_seconds_bucket",
+                  "relaygate_time_to_first_token_seconds_bucket", "relaygate_upstream_duration_seconds_bucket",
+                  "relaygate_tokens_total", "relaygate_cost_usd_total", "relaygate_upstream_errors_total",
+                  "relaygate_unpriced_requests_total"}
 
 
 def _dashboard() -> dict[str, Any]:
@@ -34,7 +39,7 @@ def test_template_variables() -> None:
     variables = {v["name"]: v for v in _dashboard()["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    for name in FILTER_VARIABLES:
+    for name in (*FILTER_VARIABLES, "model"):
         var = variables[name]
         assert var["type"] == "query"
         query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
@@ -91,3 +96,24 @@ def test_model_panels_apply_the_filters() -> None:
             for name in FILTER_VARIABLES:
                 assert f'{name}=~"${name}"' in target["expr"], (panel["title"], name)
     assert checked >= 10
+
+
+def test_model_panels_tell_models_apart() -> None:
+    """A Models row breaks requests, errors, latency, TTFT, tokens and spend down by the model label,
+    and every query on a model-labelled metric honours the $model selection."""
+    panels = list(_panels(_dashboard()["panels"]))
+    row = next(p for p in panels if p["type"] == "row" and p["title"].startswith("Models"))
+    by_model = [t["expr"] for p in panels if p["gridPos"]["y"] > row["gridPos"]["y"]
+                and p["gridPos"]["y"] <= row["gridPos"]["y"] + 25 and p["type"] != "row" for t in p["targets"]]
+    for metric in ("relaygate_requests_total", "relaygate_request_duration_seconds_bucket",
+                   "relaygate_time_to_first_token_seconds_bucket", "relaygate_tokens_total",
+                   "relaygate_cost_usd_total", "relaygate_unpriced_requests_total"):
+        assert any(metric in e and re.search(r"by \([^)]*\bmodel\b", e) for e in by_model), metric
+    checked = 0
+    for panel in panels:
+        for target in panel.get("targets", []):
+            metrics = set(re.findall(r"relaygate_[A-Za-z0-9_]+", target["expr"]))
+            if metrics and metrics <= MODEL_LABELLED:
+                checked += 1
+                assert 'model=~"$model"' in target["expr"], panel["title"]
+    assert checked >= 20

@@ -176,8 +176,21 @@ def test_rules_cover_requested_signals(exported: set[str]) -> None:
                    "relaygate_time_to_first_token_seconds_bucket", "relaygate_tokens_total",
                    "relaygate_upstream_errors_total", "relaygate_circuit_state",
                    "relaygate_rate_limited_requests_total", "relaygate_ledger_lag_seconds",
-                   "relaygate_ledger_write_errors_total", "relaygate_config_reloads_total"):
+                   "relaygate_ledger_write_errors_total", "relaygate_config_reloads_total",
+                   "relaygate_unpriced_requests_total", "relaygate_model_label_overflow_total"):
         assert metric in used, f"rules.yml does not use {metric}"
+
+
+def test_rules_break_requests_latency_and_spend_down_by_model() -> None:
+    """Dashboards and alerts can tell models apart: per-model recording rules group by the model label."""
+    by_model = {name: expr for name, expr in _rule_exprs() if name.startswith("endpoint_provider_model")}
+    for metric in ("relaygate_requests_total", "relaygate_request_duration_seconds_bucket",
+                   "relaygate_time_to_first_token_seconds_bucket", "relaygate_tokens_total",
+                   "relaygate_cost_usd_total"):
+        assert any(metric in expr and "model" in expr.split("by (", 1)[-1].split(")")[0]
+                   for expr in by_model.values()), f"no per-model rule on {metric}"
+    alerts = {name for name, _ in _rule_exprs()}
+    assert {"RelaygateModelHighErrorRatio", "RelaygateUnpricedModel", "RelaygateModelLabelOverflow"} <= alerts
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -195,5 +208,6 @@ def test_dashboard_covers_requested_panels() -> None:
                    "relaygate_cost_usd_total", "relaygate_rate_limited_requests_total",
                    "relaygate_in_flight_requests", "relaygate_in_flight_streams",
                    "relaygate_upstream_errors_total", "relaygate_circuit_state",
-                   "relaygate_ledger_lag_seconds"):
+                   "relaygate_ledger_lag_seconds", "relaygate_unpriced_requests_total",
+                   "relaygate_model_label_overflow_total"):
         assert metric in used, f"the dashboard has no panel on {metric}"

@@ -82,6 +82,16 @@ async def test_prometheus_scrapes_the_gateway_and_evaluates_the_rules(fake_opena
             assert series and float(series[0]["value"][1]) == 40
             assert series[0]["metric"]["served_model"] == "gpt" and series[0]["metric"]["provider"] == "openai"
             assert recorded and recorded[0]["metric"]["endpoint"] == "chat"
+            # by model: the provider model served, in the raw series and the per-model rules
+            assert series[0]["metric"]["model"] == "gpt-4o-mini"
+            for _ in range(50):
+                by_model = await query(http, prom, "endpoint_provider_model:relaygate_requests:rate5m")
+                spend = await query(http, prom, 'relaygate_cost_usd_total{model="gpt-4o-mini"}')
+                if by_model and spend:
+                    break
+                await asyncio.sleep(0.2)
+            assert by_model and by_model[0]["metric"]["model"] == "gpt-4o-mini"
+            assert float(spend[0]["value"][1]) == pytest.approx(40 * (10 * 1.0 + 5 * 2.0) / 1e6)
             tokens = await query(http, prom, 'sum(relaygate_tokens_total{type="input"})')
             assert float(tokens[0]["value"][1]) == 400
             async with http.get(prom + "/api/v1/targets") as r:

@@ -14,6 +14,7 @@ import aiohttp
 import openai
 import pytest
 from support.behavior import Behavior, Usage
+from plugins.metering.catalogue import lookup
 from support.gateway import metric_value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,4 +81,11 @@ async def test_zero_config_serves_sdk_chat_and_stream_with_ledger_and_metrics(se
     with sqlite3.connect(ledger) as db:
         rows = db.execute("SELECT endpoint, provider_model, input_tokens, output_tokens, stream "
                           "FROM ledger ORDER BY ts").fetchall()
+        costs = [c for (c,) in db.execute("SELECT cost_usd FROM ledger ORDER BY ts")]
     assert rows == [("openai/gpt-4o-mini", "gpt-4o-mini", 11, 4, 0), ("openai/gpt-4o-mini", "gpt-4o-mini", 7, 4, 1)]
+    # priced from the catalogue with no config at all (gpt-4o-mini: $0.15 in, $0.60 out per million)
+    rates = lookup("openai", "", "gpt-4o-mini").rates
+    assert costs == [pytest.approx((n * rates["input"] + 4 * rates["output"]) / 1e6) for n in (11, 7)]
+    assert all(c > 0 for c in costs)
+    assert metric_value(text, "relaygate_requests_total", endpoint="openai/*", model="gpt-4o-mini",
+                        status="200") == 2

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 from keys_support import Admin, chat, keys_config
-from plugins.reports.usage import ReportQuery, build_sql
+from plugins.reports.usage import ReportQuery, build_sql, render, totals
 from proxy.cli import main
 from support.behavior import Behavior, Usage
 from support.gateway import TEST_KEY, run_gateway, settings_for
@@ -140,17 +140,19 @@ async def test_same_report_from_sqlite_and_postgres_ledgers(tmp_path):
     from plugins.reports.usage import usage_report
     from proxy.config import Settings
 
-    def row(i: int, owner: str, status: int, ts: float) -> tuple:
+    def row(i: int, owner: str, status: int, ts: float, cost: float | None = -1.0) -> tuple:
         values = {c: "" for c in COLUMNS}
         values.update(request_id=f"req_{i}", attempt=1, ts=ts, key_id=f"k-{owner}", owner=owner, endpoint="chat",
                       served_model="gpt", provider="openai", status=status, stream=0, disconnected=0,
                       input_tokens=10 * i, output_tokens=i, cached_input_tokens=0, cache_creation_tokens=0,
                       reasoning_tokens=0, total_tokens=11 * i, latency_ms=1.0, ttft_ms=None, upstream_ms=1.0,
-                      cost_usd=0.5 * i)
+                      cost_usd=0.5 * i if cost == -1.0 else cost)
         return tuple(values[c] for c in COLUMNS)
 
     day1, day2 = 1767225600.0 + 3600, 1767225600.0 + 86400 + 3600       # 2026-01-01 and 2026-01-02, 01:00 UTC
-    rows = [row(1, "ann", 200, day1), row(2, "ann", 500, day2), row(3, "ben", 200, day2)]
+    # cy's model has no known price: cost NULL, reported as unknown (never 0) and counted as unpriced
+    rows = [row(1, "ann", 200, day1), row(2, "ann", 500, day2), row(3, "ben", 200, day2),
+            row(4, "cy", 200, day2, cost=None)]
     schema = await postgres_schema()
     pg = PostgresStore(PG_DSN, schema)
     sq = SqliteStore(str(tmp_path / "ledger.db"))
@@ -168,5 +170,9 @@ async def test_same_report_from_sqlite_and_postgres_ledgers(tmp_path):
         await drop_schema(schema)
     assert from_pg == from_sqlite
     assert [(r["owner"], r["day"], r["requests"], r["input_tokens"], r["errors"]) for r in from_pg] == [
-        ("ann", "2026-01-01", 1, 10, 0), ("ann", "2026-01-02", 1, 20, 1), ("ben", "2026-01-02", 1, 30, 0)]
-    assert sum(r["cost_usd"] for r in from_pg) == pytest.approx(3.0)
+        ("ann", "2026-01-01", 1, 10, 0), ("ann", "2026-01-02", 1, 20, 1), ("ben", "2026-01-02", 1, 30, 0),
+        ("cy", "2026-01-02", 1, 40, 0)]
+    assert [(r["cost_usd"], r["unpriced"]) for r in from_pg] == [(0.5, 0), (1.0, 0), (1.5, 0), (None, 1)]
+    assert totals(from_pg)["cost_usd"] == pytest.approx(3.0) and totals(from_pg)["unpriced"] == 1
+    table = render(from_pg, q, "table").splitlines()
+    assert next(ln for ln in table if ln.startswith("cy")).split()[-3:] == ["unknown", "1", "0"]

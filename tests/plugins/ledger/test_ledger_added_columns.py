@@ -34,3 +34,25 @@ async def test_an_older_ledger_is_migrated_and_old_rows_get_defaults(tmp_path) -
         await store.close()
     assert got["req_new"]["outcome"] == "complete" and got["req_new"]["labels"] == '{"tenant":"acme"}'
     assert got["req_spooled_by_old"]["outcome"] == "" and got["req_spooled_by_old"]["labels"] == ""
+
+
+async def test_an_older_ledger_takes_unknown_costs_and_keeps_its_rows_and_indexes(tmp_path) -> None:
+    """Older ledgers declared cost_usd NOT NULL DEFAULT 0; a model without a price is NULL now."""
+    path = str(tmp_path / "old.db")
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA.replace("    cost_usd REAL,\n", "    cost_usd REAL NOT NULL DEFAULT 0,\n"))
+    db.execute(f"INSERT INTO ledger ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",
+               row("req_old", len(COLUMNS)))
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        await store.write([row("req_unpriced", len(COLUMNS) - 5) + (None, "", "", "complete", "")])
+        got = {r["request_id"]: r["cost_usd"] for r in await store.query("SELECT request_id, cost_usd FROM ledger")}
+        indexes = {r["name"] for r in await store.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    finally:
+        await store.close()
+    assert got == {"req_old": 0.001, "req_unpriced": None}
+    assert {"ledger_ts", "ledger_key_ts", "ledger_owner_ts", "ledger_endpoint_ts"} <= indexes
+    await SqliteStore(path).open()          # migrated once: opening again changes nothing

@@ -51,15 +51,16 @@ def test_request_metrics_flush_each_turn_hands_over_without_a_scrape():
     rm = RequestMetrics(Metrics(reg), flush_each_turn=True)
 
     async def run() -> None:
-        rm.request_done("unified", "chat", "m", "p", 200, 0.2)
+        rm.request_done("unified", "chat", "m", "p", "gpt-x", 200, 0.2)
         rm.inc(rm.m.agent_requests, ("sdk", "unified"))
         assert reg.get_sample_value("relaygate_requests_total", {
-            "surface": "unified", "endpoint": "chat", "served_model": "m", "provider": "p", "status": "200"}) == 0
+            "surface": "unified", "endpoint": "chat", "served_model": "m", "provider": "p", "model": "gpt-x",
+            "status": "200"}) == 0
         await asyncio.sleep(0)                       # the end of this event-loop turn
         await asyncio.sleep(0)
 
     asyncio.run(run())
-    labels = {"surface": "unified", "endpoint": "chat", "served_model": "m", "provider": "p"}
+    labels = {"surface": "unified", "endpoint": "chat", "served_model": "m", "provider": "p", "model": "gpt-x"}
     assert reg.get_sample_value("relaygate_requests_total", {**labels, "status": "200"}) == 1
     assert reg.get_sample_value("relaygate_request_duration_seconds_bucket", {**labels, "le": "0.25"}) == 1
     assert reg.get_sample_value("relaygate_request_duration_seconds_bucket", {**labels, "le": "0.1"}) == 0

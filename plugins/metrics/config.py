@@ -1,0 +1,13 @@
+"""``metrics:`` (declared by plugins.metrics.prometheus)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from proxy.config import ConfigModel
+
+
+class MetricsConfig(ConfigModel):
+    #: distinct ``model`` label values one endpoint keeps; later models are counted as "other" (a wildcard
+    #: endpoint serves whatever model name a client sends: this bounds the series it can create)
+    max_models_per_endpoint: int = Field(50, ge=1)
