@@ -17,7 +17,8 @@ from typing import Any, ClassVar, Literal, TypeVar
 import pluggy
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from proxy.config_file import ConfigError, expand_env, format_validation_error, read_text, read_yaml
+from proxy.config_file import ConfigError as ConfigError  # re-exported: callers catch proxy.config.ConfigError
+from proxy.config_file import expand_env, format_validation_error, read_text, read_yaml
 from proxy.plugins import make_plugin_manager, plugins_of
 from proxy.sections import DeclarationError, Declarers, collect, declarers, extend, paths
 
@@ -227,7 +228,7 @@ class Settings(ConfigModel):
         return value  # type: ignore[no-any-return]
 
     @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> Settings:  # type: ignore[override]
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Settings:
         """On the core model itself, validate as the gateway does: with the plugins' sections."""
         if cls is Settings:
             cls = settings_model(make_plugin_manager(plugins_of(obj)))

@@ -30,6 +30,8 @@ from proxy.errors import GatewayError, UnknownEndpoint
 from proxy.pipeline import new_request_id
 
 if TYPE_CHECKING:
+    from aiohttp.typedefs import Handler, Middleware
+
     from proxy.gateway import Gateway
 
 REQUEST_ID = "x-request-id"
@@ -123,12 +125,12 @@ def surface_shapes(gateway: Gateway) -> dict[str, str]:
     return shapes
 
 
-def request_ids(gateway: Gateway) -> Any:
+def request_ids(gateway: Gateway) -> Middleware:
     """Middleware: a request id on every answer; the router's 404/405 in the surface's error shape."""
     shapes = surface_shapes(gateway)
 
     @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             response = await handler(request)
         except web.HTTPException as exc:

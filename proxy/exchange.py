@@ -157,6 +157,8 @@ class Exchange:
 
     passthrough = True
     local = False
+    #: headers of a local exchange's answer (see :class:`LocalExchange`)
+    answer_headers: dict[str, str] = {}
 
     def __init__(self, client: Api, provider: Api | None = None) -> None:
         self.client = client
@@ -211,8 +213,8 @@ class JsonArrayFraming(ClientStreamBase):
         self._parser = SSEParser()
         self._started = False
 
-    @property                                     # type: ignore[override]
-    def final(self) -> dict[str, Any] | None:
+    @property
+    def final(self) -> dict[str, Any] | None:  # type: ignore[override]
         return self.inner.final
 
     def _frame(self, events: list[tuple[str | None, str]]) -> bytes:

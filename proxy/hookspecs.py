@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 
 @hookspec
-def relaygate_add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def relaygate_add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add sub-commands to the ``relaygate`` command line. Plain function.
 
     *commands* is the parser's sub-parsers object: ``p = commands.add_parser("usage",
@@ -64,7 +64,7 @@ def relaygate_add_commands(commands: argparse._SubParsersAction) -> None:  # typ
 
 
 @hookspec
-def relaygate_config_sections() -> dict[str, Spec]:
+def relaygate_config_sections() -> dict[str, Spec]:  # type: ignore[empty-body]  # a spec: no body
     """Declare the top-level config sections this plugin owns: ``{name: spec}``. Plain function.
 
     *spec* is a pydantic model class whose fields all have defaults (``{"limits":
@@ -90,7 +90,7 @@ def relaygate_config_sections() -> dict[str, Spec]:
 
 
 @hookspec
-def relaygate_endpoint_fields() -> dict[str, Spec]:
+def relaygate_endpoint_fields() -> dict[str, Spec]:  # type: ignore[empty-body]  # a spec: no body
     """Declare fields this plugin adds to every endpoint: ``{name: spec}``. Plain function.
 
     Specs are as for :func:`relaygate_config_sections` (a model class with defaults, or

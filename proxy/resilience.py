@@ -95,7 +95,7 @@ def retry_after_seconds(headers: dict[str, str]) -> float | None:
 
 def backoff_seconds(cfg: RetryConfig, retry_number: int, rnd: Callable[[], float] = random.random) -> float:
     """Full jitter (AWS architecture blog): uniform in [0, min(max, base * 2^(n-1))]."""
-    cap = min(cfg.backoff_max_seconds, cfg.backoff_base_seconds * (2 ** max(0, retry_number - 1)))
+    cap: float = min(cfg.backoff_max_seconds, cfg.backoff_base_seconds * (2 ** max(0, retry_number - 1)))
     return rnd() * cap
 
 

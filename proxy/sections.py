@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pluggy
 from pydantic import BaseModel, Field, ValidationError, create_model
@@ -29,7 +29,9 @@ class DeclarationError(ValueError):
 
 def declarers(hook: pluggy.HookCaller) -> Declarers:
     """The implementations of a declaration hook, in registration order (hashable: a cache key)."""
-    return tuple((impl.plugin_name, impl.function) for impl in hook.get_hookimpls())
+    # pluggy types every implementation as Callable[..., object]; the hookspec fixes the signature
+    return tuple((impl.plugin_name, cast(Callable[[], dict[str, Spec]], impl.function))
+                 for impl in hook.get_hookimpls())
 
 
 @functools.cache
@@ -96,8 +98,8 @@ def extend(base: type[M], specs: Mapping[str, Spec], group_base: type[BaseModel]
         model = create_model(f"{group.title()}Config", __base__=group_base, __module__=group_base.__module__,
                              **members)  # type: ignore[call-overload]
         fields[group] = (model, Field(default_factory=model))
-    return create_model(base.__name__, __base__=base, __module__=base.__module__,
-                        **fields, **core)  # type: ignore[no-any-return, call-overload]
+    return create_model(base.__name__, __base__=base, __module__=base.__module__,  # type: ignore[no-any-return]
+                        **fields, **core)  # type: ignore[call-overload]
 
 
 def paths(specs: Mapping[str, Spec]) -> dict[type[BaseModel], tuple[str, ...] | None]:

@@ -96,7 +96,7 @@ async def run_async(settings: Settings, config_path: str | None, *, reuse_port: 
 
     loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     loop.add_signal_handler(signal.SIGINT, on_sigint)
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[object]] = []
     if config_path:
         loop.add_signal_handler(signal.SIGHUP, lambda: tasks.append(
             asyncio.create_task(reload.reload(gateway, config_path))))
@@ -175,7 +175,7 @@ def _use_multiprocess_metrics() -> str | None:
             if name.endswith(".db"):
                 os.remove(os.path.join(path, name))
     from prometheus_client import values
-    values.ValueClass = values.get_value_class()   # in case prometheus_client was imported already
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]  # in case it was imported already
     return created
 
 
@@ -228,7 +228,7 @@ def _prefork(settings: Settings, config_path: str | None, workers: int) -> int:
         if pid not in children:
             continue
         children.discard(pid)
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
         exit_code = os.waitstatus_to_exitcode(code)
         if exit_code not in (0, -signal.SIGTERM, -signal.SIGINT):
             status = 1

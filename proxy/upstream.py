@@ -305,6 +305,7 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
     try:
         ctx.committed = True                 # from here on, no retry and no fallback
         await out.prepare(ctx.request)
+        write: Callable[[bytes], Awaitable[None]]
         write, feed, clock = out.write, stream.feed, watchdog.clock
         if (capture := ctx.stash.get(RESPONSE_CAPTURE)) is not None:
             write = _tee(write, capture)

@@ -18,7 +18,7 @@ class Usage:
 
     def merge(self, other: Usage) -> None:
         """Take every non-zero count of *other* (streams report usage in pieces)."""
-        for name in self.__slots__:  # type: ignore[attr-defined]
+        for name in self.__slots__:
             value = getattr(other, name)
             if value:
                 setattr(self, name, value)

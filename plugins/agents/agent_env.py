@@ -154,7 +154,7 @@ def cmd_agent_env(args: argparse.Namespace) -> int:
 
 
 @hookimpl
-def relaygate_add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def relaygate_add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``relaygate agent-env ...``."""
     p = commands.add_parser("agent-env", help="print the environment/config a coding agent needs to use the gateway")
     p.add_argument("agent", choices=AGENTS)

@@ -102,7 +102,7 @@ def _model(body: dict[str, Any]) -> None:
 class AnthropicMessages(Api):
     id = "anthropic.messages"
     meter_class = MessagesStreamMeter
-    capped = (("max_tokens", "max_output_tokens"),)
+    capped: tuple[tuple[str, str], ...] = (("max_tokens", "max_output_tokens"),)
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         _model(body)

@@ -236,7 +236,7 @@ def response_from_chat(chat: dict[str, Any], model: str, request: dict[str, Any]
 
 
 def error_from_chat(status: int, error: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    err = error.get("error") if isinstance(error.get("error"), dict) else {}
+    err = error["error"] if isinstance(error.get("error"), dict) else {}
     if status == 503:
         status = 529                          # Anthropic's "overloaded": clients back off instead of hammering
     etype = anthropic_error_type(status)
@@ -263,9 +263,9 @@ class AnthropicEmitter:
         self._started = True
         if chunk.get("id"):
             self._id = "msg_" + str(chunk["id"]).removeprefix("chatcmpl-")
-        msg = {"id": self._id, "type": "message", "role": "assistant", "model": self.model, "content": [],
-               "stop_reason": None, "stop_sequence": None, "stop_details": None, "container": None,
-               "usage": usage_from_chat(None)}
+        msg: dict[str, Any] = {"id": self._id, "type": "message", "role": "assistant", "model": self.model,
+                               "content": [], "stop_reason": None, "stop_sequence": None, "stop_details": None,
+                               "container": None, "usage": usage_from_chat(None)}
         return sse.event("message_start", {"type": "message_start", "message": msg})
 
     def _close(self) -> bytes:

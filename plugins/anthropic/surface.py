@@ -17,7 +17,7 @@ from proxy import hookimpl
 from proxy.errors import GatewayError, UnknownEndpoint
 from proxy.gateway import Gateway
 from proxy.pipeline import error_response, new_context, require_principal
-from proxy.surfaces import RouteTable, SurfaceRoute
+from proxy.surfaces import Handler, RouteTable, SurfaceRoute
 
 PREFIX = "/anthropic"
 SURFACE = "anthropic"
@@ -34,7 +34,7 @@ def _json(body: object, request_id: str, status: int = 200) -> web.Response:
                         headers={"x-request-id": request_id})
 
 
-def models_handler(gateway: Gateway):  # type: ignore[no-untyped-def]
+def models_handler(gateway: Gateway) -> Handler:
     """``GET /anthropic/v1/models[/{model_id}]`` in Anthropic's list and object shapes."""
 
     async def handler(request: web.Request) -> web.Response:
@@ -65,7 +65,7 @@ async def probe(request: web.Request) -> web.Response:
     return web.json_response({"surface": SURFACE, "status": "ok"})
 
 
-def unknown_path(gateway: Gateway):  # type: ignore[no-untyped-def]
+def unknown_path(gateway: Gateway) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         ctx = new_context(gateway, request, "anthropic.messages", SURFACE)
         return error_response(ctx, UnknownEndpoint(f"{request.method} {request.path} is not an Anthropic API "

@@ -47,7 +47,7 @@ def presented_keys(ctx: RequestContext) -> list[str]:
             if user == "token" and password:
                 found.append(password)
     for name in ("x-api-key", "x-goog-api-key"):
-        value = headers.get(name)
+        value = headers.get(name, "")
         if value:
             found.append(value.strip())
     key = ctx.request.query.get("key")

@@ -139,7 +139,9 @@ def _pair_id(pending: list[tuple[str, str]], name: str) -> str:
 
 
 def _model_message(parts: list[dict[str, Any]], turn: int, pending: list[tuple[str, str]]) -> dict[str, Any]:
-    text, calls, blocks = [], [], []
+    text: list[str] = []
+    calls: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
     msig = None
     pending.clear()
     for p in parts:
@@ -172,7 +174,7 @@ def _model_message(parts: list[dict[str, Any]], turn: int, pending: list[tuple[s
 def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
     body = camel(body)
     chat: dict[str, Any] = {"messages": _messages(body, opts)}
-    tools = []
+    tools: list[dict[str, Any]] = []
     for t in body.get("tools") or []:
         for d in t.get("functionDeclarations") or []:
             fn: dict[str, Any] = {"name": d.get("name", "")}
@@ -296,7 +298,7 @@ def _logprobs(lp: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def error_from_chat(status: int, error: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    err = error.get("error") if isinstance(error.get("error"), dict) else {}
+    err = error["error"] if isinstance(error.get("error"), dict) else {}
     if status == 529:
         status = 503
     return status, {"error": {"code": status, "message": err.get("message") or f"HTTP {status}",

@@ -22,7 +22,7 @@ from proxy import hookimpl
 from proxy.errors import GatewayError, UnknownEndpoint
 from proxy.gateway import Gateway
 from proxy.pipeline import error_response, new_context, require_principal
-from proxy.surfaces import Resolved, RouteTable, SurfaceRoute
+from proxy.surfaces import Handler, Resolved, RouteTable, SurfaceRoute
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
@@ -59,7 +59,7 @@ def model_info(name: str) -> dict[str, object]:
             "supportedGenerationMethods": list(METHODS)}
 
 
-def models_handler(gateway: Gateway):  # type: ignore[no-untyped-def]
+def models_handler(gateway: Gateway) -> Handler:
     """``GET /gemini/{v}/models[/{endpoint}]``: the ids this key may call, in Gemini's shapes."""
 
     async def handler(request: web.Request) -> web.Response:
@@ -81,7 +81,7 @@ def models_handler(gateway: Gateway):  # type: ignore[no-untyped-def]
     return handler
 
 
-def unknown_method(gateway: Gateway):  # type: ignore[no-untyped-def]
+def unknown_method(gateway: Gateway) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         ctx = new_context(gateway, request, "gemini.generate", SURFACE)
         tail = request.match_info["tail"]

@@ -7,6 +7,7 @@ advisory lock so replicas starting together do not race on CREATE TABLE.
 
 from __future__ import annotations
 
+import builtins
 import time
 from typing import Any
 
@@ -100,7 +101,7 @@ class PostgresKeyStore:
     async def version(self) -> int:
         return int(await self.pool.fetchval(f"SELECT version FROM {self.changes} WHERE id = 1") or 0)
 
-    async def snapshot(self) -> tuple[int, list[KeyRecord]]:
+    async def snapshot(self) -> tuple[int, builtins.list[KeyRecord]]:  # list: the method above
         async with self.pool.acquire() as con, con.transaction(isolation="repeatable_read", readonly=True):
             version = int(await con.fetchval(f"SELECT version FROM {self.changes} WHERE id = 1") or 0)
             rows = await con.fetch(self._select + " ORDER BY created_at, id")

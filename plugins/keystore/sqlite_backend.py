@@ -6,6 +6,7 @@ transaction, so a replica's cache only has to poll one integer.
 
 from __future__ import annotations
 
+import builtins
 import time
 
 import aiosqlite
@@ -98,7 +99,7 @@ class SqliteKeyStore:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def snapshot(self) -> tuple[int, list[KeyRecord]]:
+    async def snapshot(self) -> tuple[int, builtins.list[KeyRecord]]:  # list: the method above
         # One read transaction, so the version matches the rows.
         await self.db.execute("BEGIN")
         try:

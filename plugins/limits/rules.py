@@ -14,7 +14,7 @@ import calendar
 import fnmatch
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from plugins.limits.config import BudgetRule, LimitRule, LimitsConfig
@@ -108,7 +108,7 @@ def _matches(pattern: str, name: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern) if _is_glob(pattern) else pattern == name
 
 
-def _pick(rules: list, names: tuple[str, ...], fields: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _pick(rules: list[Any], names: tuple[str, ...], fields: tuple[str, ...]) -> Any:
     """The most specific rule whose *fields* match *names* (None when none does)."""
     best, best_score = None, -1
     for rule in rules:

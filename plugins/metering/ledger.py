@@ -68,7 +68,7 @@ def row_of(r: UsageRecord) -> tuple[Any, ...]:
 
 
 def _render(item: Any) -> tuple[Any, ...]:
-    return item() if callable(item) else item   # type: ignore[no-any-return]
+    return item() if callable(item) else item
 
 
 class LedgerWriter:

@@ -45,7 +45,7 @@ _PAYLOAD_TYPES = {
 }
 assert tuple(_TYPES) == COLUMNS and tuple(_PAYLOAD_TYPES) == PAYLOAD_COLUMNS, "column lists out of sync"
 _NULLABLE = {"ttft_ms", "cost_usd"}       # cost_usd: NULL when no price is known
-_INDEXES = {
+_INDEXES: dict[str, list[tuple[str, ...]]] = {
     "ledger": [("ts",), ("key_id", "ts"), ("owner", "ts"), ("team", "ts"), ("endpoint", "ts"),
                ("served_model", "ts"), ("provider", "ts")],
     "payloads": [("ts",)],

@@ -258,7 +258,7 @@ class OpenAIChat(OpenAIStyleApi):
 
     def max_output_tokens(self, body: dict[str, Any]) -> int:
         v = body.get("max_completion_tokens") or body.get("max_tokens")
-        n = body.get("n") if is_int(body.get("n")) else 1
+        n = body["n"] if is_int(body.get("n")) else 1
         return v * n if is_int(v) else 0
 
 

@@ -16,13 +16,13 @@ from proxy import hookimpl
 from proxy.errors import UnknownEndpoint
 from proxy.gateway import Gateway
 from proxy.pipeline import error_response, new_context
-from proxy.surfaces import RouteTable, SurfaceRoute
+from proxy.surfaces import Handler, RouteTable, SurfaceRoute
 
 PREFIX = "/openai/v1"
 SURFACE = "openai"
 
 
-def not_found_handler(gateway: Gateway):  # type: ignore[no-untyped-def]
+def not_found_handler(gateway: Gateway) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         ctx = new_context(gateway, request, "openai.responses", SURFACE)
         return error_response(ctx, UnknownEndpoint(

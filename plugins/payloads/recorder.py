@@ -74,7 +74,7 @@ def relaygate_endpoint_fields() -> dict[str, Spec]:
 
 @hookimpl
 def relaygate_validate_request(ctx: RequestContext) -> None:
-    cfg = ctx.endpoint.payload_logging if ctx.endpoint is not None else None
+    cfg = ctx.endpoint.payload_logging if ctx.endpoint is not None else None  # type: ignore[attr-defined]
     if cfg is None or not cfg.enabled or random.random() >= cfg.sample_rate:
         return
     # Annotated: mypy matches a callable class to the key's Callable type only through a variable.

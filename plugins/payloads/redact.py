@@ -39,9 +39,9 @@ def redact_path(obj: Any, parts: tuple[str | int, ...]) -> None:
         return
     for k in keys:
         if rest:
-            redact_path(obj[k], rest)                  # type: ignore[index]
+            redact_path(obj[k], rest)
         else:
-            obj[k] = REDACTED                          # type: ignore[index]
+            obj[k] = REDACTED
 
 
 @lru_cache(maxsize=64)

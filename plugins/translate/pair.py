@@ -68,8 +68,8 @@ class PairStream(ClientStreamBase):
         self._in = backend_stream
         self._out = emitter
 
-    @property                                     # type: ignore[override]
-    def final(self) -> dict[str, Any] | None:
+    @property
+    def final(self) -> dict[str, Any] | None:  # type: ignore[override]
         return self._out.final
 
     def feed(self, chunk: bytes) -> bytes:

@@ -25,7 +25,7 @@ from proxy import hookimpl
 from proxy.errors import GatewayError, RequestRejected
 from proxy.gateway import Gateway
 from proxy.pipeline import error_response, new_context, require_principal
-from proxy.surfaces import Resolved, RouteTable, SurfaceRoute
+from proxy.surfaces import Handler, Resolved, RouteTable, SurfaceRoute
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
@@ -36,7 +36,7 @@ REFERENCE_RULES = {"/mlflow/v1": True, "/v1": False, "/serving-endpoints": True}
 SURFACE = "unified"
 
 
-def models_handler(gateway: Gateway, api_id: str, surface: str):  # type: ignore[no-untyped-def]
+def models_handler(gateway: Gateway, api_id: str, surface: str) -> Handler:
     """``GET .../models``: the ids this key may call (plugins/models/listing.py), in OpenAI's list shape."""
 
     async def handler(request: web.Request) -> web.Response:
