@@ -232,7 +232,7 @@ class Settings(ConfigModel):
         """On the core model itself, validate as the gateway does: with the plugins' sections."""
         if cls is Settings:
             cls = settings_model(make_plugin_manager(plugins_of(obj)))
-        return super(Settings, cls).model_validate(obj, **kwargs)
+        return super(Settings, cls).model_validate(obj, **kwargs)  # noqa: UP008 - cls was rebound above
 
     @model_validator(mode="after")
     def _cross_check(self) -> Settings:

@@ -77,7 +77,7 @@ async def reload(gateway: Gateway, path: str) -> bool:
 
 def _close_later(providers: list) -> None:  # type: ignore[type-arg]
     for p in providers:
-        asyncio.ensure_future(p.close())
+        asyncio.ensure_future(p.close())  # noqa: RUF006 - fire and forget
 
 
 def _stamp(path: str) -> tuple[int, int, int] | None:

@@ -211,7 +211,7 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
                 return await _relay_stream(gateway, ctx, route, upstream, watchdog, att, stream,
                                            json_stream=json_array)
             return await _relay_body(gateway, ctx, route, upstream, att)
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError):
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError):
             if watchdog.fired:
                 raise UpstreamTimeout(f"provider {route.provider.name!r} stalled "
                                       f"({watchdog.fired} timeout)") from None
@@ -325,7 +325,7 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
                 if meter.end in STREAM_FAULTS:   # malformed or oversize: nothing more is relayed
                     break
             end = meter.end if meter.end in STREAM_FAULTS else stream.close()
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:
             if isinstance(exc, aiohttp.ClientConnectionResetError) and not watchdog.fired:
                 raise ConnectionResetError from exc     # writing to the client failed
             end = meter.end                  # broken after its terminator: still complete
@@ -389,5 +389,5 @@ async def _drain_for_usage(upstream: aiohttp.ClientResponse, stream: ExchangeStr
                 size += len(chunk)
                 if size > DRAIN_BYTES:
                     break
-    except (aiohttp.ClientError, asyncio.TimeoutError, asyncio.CancelledError):
+    except (aiohttp.ClientError, TimeoutError, asyncio.CancelledError):
         pass                                          # usage stays what was seen so far

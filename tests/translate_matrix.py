@@ -32,7 +32,7 @@ async def main(verbose: bool) -> int:
                             results[(s, c, p)] = "pass"
                         except DeclaredUnsupported:
                             results[(s, c, p)] = "n/a"
-                        except Exception as exc:                  # noqa: BLE001 - report every cell
+                        except Exception as exc:                  # report every cell
                             results[(s, c, p)] = "FAIL"
                             if verbose:
                                 print(f"--- {s} {c}->{p}: {exc!r}", file=sys.stderr)

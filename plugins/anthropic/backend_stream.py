@@ -82,7 +82,8 @@ class AnthropicParser:
                 return [self._chunk({"tool_calls": [{"index": state["tool"], "id": block.get("id"), "type": "function",
                                                      "function": {"name": block.get("name", ""), "arguments": ""}}]})]
             if btype == "redacted_thinking":
-                return [self._chunk({"thinking_blocks": [{"type": "redacted_thinking", "data": block.get("data", "")}]})]
+                return [self._chunk({"thinking_blocks": [{"type": "redacted_thinking",
+                                                          "data": block.get("data", "")}]})]
             if btype == "text" and block.get("text"):
                 return [self._chunk({"content": block["text"]})]
             if btype == "thinking" and block.get("thinking"):

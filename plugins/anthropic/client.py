@@ -33,7 +33,8 @@ STOP_FROM_FINISH = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "t
 def usage_from_chat(u: dict[str, Any] | None) -> dict[str, Any]:
     u = u or {}
     cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-    return {"input_tokens": max(0, (u.get("prompt_tokens") or 0) - cached), "output_tokens": u.get("completion_tokens") or 0,
+    return {"input_tokens": max(0, (u.get("prompt_tokens") or 0) - cached),
+            "output_tokens": u.get("completion_tokens") or 0,
             "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached, "cache_creation": None,
             "server_tool_use": None, "service_tier": None, "inference_geo": None}
 
@@ -101,7 +102,8 @@ def _assistant(blocks: list[dict[str, Any]]) -> dict[str, Any]:
                 gsig.update(payload.get("gsig") or {})
                 msig = payload.get("msig") or msig
             else:
-                kept.append({"type": "thinking", "thinking": b.get("thinking", ""), "signature": b.get("signature", "")})
+                kept.append({"type": "thinking", "thinking": b.get("thinking", ""),
+                             "signature": b.get("signature", "")})
             if b.get("thinking"):
                 thinking.append(b["thinking"])
         elif kind == "redacted_thinking":
@@ -145,7 +147,8 @@ def _messages(body: dict[str, Any], opts: Options) -> list[dict[str, Any]]:
         rest = []
         for b in blocks:
             if b.get("type") == "tool_result":
-                out.append({"role": "tool", "tool_call_id": b.get("tool_use_id", ""), "content": _tool_content(b, opts)})
+                out.append({"role": "tool", "tool_call_id": b.get("tool_use_id", ""),
+                            "content": _tool_content(b, opts)})
             else:
                 rest.append(b)
         if rest:

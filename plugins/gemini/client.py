@@ -71,7 +71,8 @@ def usage_from_chat(u: dict[str, Any] | None) -> dict[str, Any]:
     cached = (u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     out = {"promptTokenCount": u.get("prompt_tokens") or 0,
            "candidatesTokenCount": max(0, (u.get("completion_tokens") or 0) - reasoning),
-           "totalTokenCount": u.get("total_tokens") or (u.get("prompt_tokens") or 0) + (u.get("completion_tokens") or 0)}
+           "totalTokenCount": (u.get("total_tokens")
+                               or (u.get("prompt_tokens") or 0) + (u.get("completion_tokens") or 0))}
     if reasoning:
         out["thoughtsTokenCount"] = reasoning
     if cached:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 from proxy.errors import UpstreamUnavailable
@@ -53,7 +53,7 @@ def _expiry_timestamp(creds: Any, now: float) -> float:
     expiry = getattr(creds, "expiry", None)
     if expiry is None:
         return now + 3600.0
-    return expiry.replace(tzinfo=timezone.utc).timestamp() if expiry.tzinfo is None else expiry.timestamp()
+    return expiry.replace(tzinfo=UTC).timestamp() if expiry.tzinfo is None else expiry.timestamp()
 
 
 class AccessTokens:

@@ -128,7 +128,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 def cmd_expire(args: argparse.Namespace) -> int:
     try:
-        at = _expiry(args.at, getattr(args, "in_"))
+        at = _expiry(args.at, args.in_)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -107,7 +107,7 @@ class PostgresStore:
         await self._pool
         try:
             await self._ensure_schema()
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        except (OSError, asyncpg.PostgresError, TimeoutError):
             pass                    # retried on the first write
 
     async def _ensure_schema(self) -> None:

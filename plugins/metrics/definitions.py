@@ -102,5 +102,6 @@ class Metrics:
             "relaygate_config_reloads", "Configuration reloads, by result (success, failure).",
             ("result",), registry=registry)
         self.agent_requests = Counter(
-            "relaygate_agent_requests", "Requests by coding-agent kind (claude_code, codex, gemini_cli, opencode, sdk, other).",
+            "relaygate_agent_requests",
+            "Requests by coding-agent kind (claude_code, codex, gemini_cli, opencode, sdk, other).",
             ("agent", "surface"), registry=registry)

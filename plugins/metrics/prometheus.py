@@ -17,6 +17,7 @@ import asyncio
 import os
 import time
 from bisect import bisect_left
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -318,7 +319,7 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
 
 def count_retries(rm: RequestMetrics, endpoint: str, attempts: list[Any]) -> None:
     """Each attempt after the first is a retry of the previous one; a new served model is a fallback."""
-    for prev, cur in zip(attempts, attempts[1:]):
+    for prev, cur in pairwise(attempts):
         labels = (endpoint, prev.route.served.name, prev.route.provider.name, prev.error or "error")
         rm.inc(rm.m.retries, labels)
         if cur.route.served.name != prev.route.served.name:

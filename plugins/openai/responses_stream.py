@@ -43,7 +43,8 @@ def response_object(rid: str, created: int, model: str, request: dict[str, Any],
         "text": {"format": text.get("format") or {"type": "text"}, "verbosity": text.get("verbosity") or "medium"},
         "tool_choice": request.get("tool_choice", "auto"), "tools": [_tool(t) for t in request.get("tools") or []],
         "top_logprobs": request.get("top_logprobs") or 0, "top_p": request.get("top_p", 1.0),
-        "truncation": request.get("truncation") or "disabled", "usage": usage, "metadata": request.get("metadata") or {},
+        "truncation": request.get("truncation") or "disabled", "usage": usage,
+        "metadata": request.get("metadata") or {},
     }
     if usage is None:
         del obj["usage"]

@@ -183,7 +183,7 @@ def _cell(value: Any) -> str:
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     total = {c: "" for c in columns}
-    total.update({m: v for m, v in totals(rows).items()})
+    total.update(totals(rows))
     total[columns[0]] = "TOTAL"
     cells = [columns] + [[_cell(r[c]) for c in columns] for r in rows] + [[_cell(total[c]) for c in columns]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]

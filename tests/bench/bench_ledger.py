@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import asyncpg  # noqa: E402
+import asyncpg
 
-from plugins.metering.postgres_store import PostgresStore  # noqa: E402
-from plugins.metering.sqlite_store import SqliteStore  # noqa: E402
+from plugins.metering.postgres_store import PostgresStore
+from plugins.metering.sqlite_store import SqliteStore
 
 
 def make_rows(n: int, tag: str) -> list[tuple]:

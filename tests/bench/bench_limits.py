@@ -21,14 +21,14 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from plugins.openai.chat_api import OpenAIChat  # noqa: E402
-from plugins.limits import admission  # noqa: E402
-from plugins.limits.rules import Rules  # noqa: E402
-from plugins.limits.windows import MemoryBackend  # noqa: E402
-from plugins.limits.config import LimitsConfig  # noqa: E402
-from proxy.context import Principal  # noqa: E402
-from proxy.usage import Usage  # noqa: E402
-from proxy.stash import Stash  # noqa: E402
+from plugins.openai.chat_api import OpenAIChat
+from plugins.limits import admission
+from plugins.limits.rules import Rules
+from plugins.limits.windows import MemoryBackend
+from plugins.limits.config import LimitsConfig
+from proxy.context import Principal
+from proxy.usage import Usage
+from proxy.stash import Stash
 
 CONFIG = LimitsConfig.model_validate({
     "rules": [{"scope": "key", "requests_per_minute": 10**9, "tokens_per_minute": 10**12}],
@@ -87,7 +87,7 @@ async def main() -> None:
         prefix = f"rgbench:{uuid.uuid4().hex[:8]}:"
         backend = RedisBackend(args.redis, prefix)
         await backend.ping()
-    except Exception as exc:                           # noqa: BLE001
+    except Exception as exc:
         print(f"redis: not measured ({exc})")
         return
     try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "relaygate-dashboard.json"
@@ -65,7 +66,7 @@ def test_panel_ids_and_layout() -> None:
     assert len(ids) == len(set(ids)), "duplicate panel ids"
     for panel in panels:
         pos = panel["gridPos"]
-        assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24, panel["title"]
+        assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, panel["title"]
         assert pos["h"] > 0, panel["title"]
     cells = set()
     for panel in panels:

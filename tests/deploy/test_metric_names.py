@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -156,7 +157,8 @@ def test_recording_rules_defined_before_use() -> None:
         for rule in group["rules"]:
             _, recorded = references(rule["expr"])
             too_early = (recorded & in_group) - defined
-            assert not too_early, f"{rule.get('record') or rule['alert']} reads {sorted(too_early)} before it is recorded"
+            assert not too_early, \
+                f"{rule.get('record') or rule['alert']} reads {sorted(too_early)} before it is recorded"
             if "record" in rule:
                 defined.add(rule["record"])
 

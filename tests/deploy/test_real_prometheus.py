@@ -65,7 +65,7 @@ async def test_prometheus_scrapes_the_gateway_and_evaluates_the_rules(fake_opena
         try:
             body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
             headers = {"Authorization": f"Bearer {TEST_KEY}"}
-            for i in range(40):                # traffic while Prometheus scrapes
+            for _ in range(40):                # traffic while Prometheus scrapes
                 async with http.post(gw.url + "/v1/chat/completions", json=body, headers=headers) as r:
                     assert r.status == 200
                 await asyncio.sleep(0.1)

@@ -30,7 +30,7 @@ async def read_response(reader: asyncio.StreamReader, timeout: float = 3.0) -> t
         if not head:
             return 0, {}, b""
         lines = head.decode().split("\r\n")
-        headers = dict((k.strip().lower(), v.strip()) for k, _, v in (ln.partition(":") for ln in lines[1:] if ln))
+        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         return int(lines[0].split()[1]), headers, body
 

@@ -40,7 +40,8 @@ def test_missing_env_variable_is_named():
      "endpoints.chat.served_models.0.traffic_percentage", 4),
     ("server:\n  port: 99999\n", "server.port", 2),
     ("server:\n  colour: blue\n", "server.colour", 2),
-    ("providers:\n  p: {type: openai}\nendpoints:\n  e:\n    task: chatty\n    served_models: [{name: a, provider: p, model: m}]\n",
+    ("providers:\n  p: {type: openai}\nendpoints:\n  e:\n    task: chatty\n"
+     "    served_models: [{name: a, provider: p, model: m}]\n",
      "endpoints.e.task", 5),
 ])
 def test_bad_field_is_named_with_its_line(text, where, line):

@@ -46,7 +46,7 @@ TYPES = {
 HOSTILE_PIECES = ["?", "#", "/", "..", ".", "%", "%3F", "%2F", "%2e%2e", "%00", "\\", " ", "\t", "\n", "\r",
                   "\x00", "\x1f", "\x7f", ":", "@", "&", "=", ";", "+", "key=EVIL", "api-version=evil",
                   "alt=json", ":countTokens", ":generateContent", "?key=EVIL&", "../../v1/x", "\u2028",
-                  "\uff1f", "\u0085", "\ufeff", "é", "ⅰ", "x" * 130]
+                  "\uff1f", "\u0085", "\ufeff", "é", "ⅰ", "x" * 130]  # noqa: RUF001 - a look-alike on purpose
 HOSTILE = st.lists(st.one_of(st.sampled_from(HOSTILE_PIECES), st.from_regex(r"[A-Za-z0-9._-]{1,8}", fullmatch=True),
                              st.text(st.characters(exclude_categories=("Cs",)), max_size=3)),
                    min_size=1, max_size=6).map("".join)

@@ -16,8 +16,9 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any
 
 from aiohttp import web
 
@@ -132,7 +133,7 @@ class FakeUpstream:
         self._changed = asyncio.Condition()
 
     # ---------------------------------------------------------------- lifecycle
-    async def start(self) -> "FakeUpstream":
+    async def start(self) -> FakeUpstream:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._entry)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
@@ -163,12 +164,12 @@ class FakeUpstream:
         return self.root_url + self.prefix
 
     # ---------------------------------------------------------------- scripting
-    def script(self, *behaviors: Behavior) -> "FakeUpstream":
+    def script(self, *behaviors: Behavior) -> FakeUpstream:
         """Queue behaviours for the next matching request(s), in order."""
         self._queue.extend(behaviors)
         return self
 
-    def always(self, behavior: Behavior) -> "FakeUpstream":
+    def always(self, behavior: Behavior) -> FakeUpstream:
         """Replace the default behaviour (used when the queue has nothing matching)."""
         behavior.times = None
         self.default = behavior

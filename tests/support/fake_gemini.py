@@ -30,7 +30,8 @@ _MESSAGES = {400: "Request contains an invalid argument.",
              401: "Request had invalid authentication credentials.",
              403: "The caller does not have permission", 404: "Requested entity was not found.",
              429: "Resource has been exhausted (e.g. check quota).", 500: "An internal error has occurred.",
-             503: "The model is overloaded. Please try again later.", 504: "Deadline expired before operation could complete."}
+             503: "The model is overloaded. Please try again later.",
+             504: "Deadline expired before operation could complete."}
 THOUGHT_SIGNATURE = "ZmFrZS10aG91Z2h0LXNpZ25hdHVyZQ=="
 
 

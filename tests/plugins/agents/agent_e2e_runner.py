@@ -24,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))          # tests/ (
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))          # the repo (proxy, plugins)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from agents_support import agent_config  # noqa: E402
-from support.behavior import Behavior, ToolCall  # noqa: E402
-from support.fake_anthropic import FakeAnthropic  # noqa: E402
-from support.fake_gemini import FakeGemini  # noqa: E402
-from support.fake_openai import FakeOpenAI  # noqa: E402
-from support.gateway import TEST_KEY, metric_value, run_gateway, settings_for  # noqa: E402
+from agents_support import agent_config
+from support.behavior import Behavior, ToolCall
+from support.fake_anthropic import FakeAnthropic
+from support.fake_gemini import FakeGemini
+from support.fake_openai import FakeOpenAI
+from support.gateway import TEST_KEY, metric_value, run_gateway, settings_for
 
-from plugins.agents.agent_env import setup_for  # noqa: E402
+from plugins.agents.agent_env import setup_for
 
 TASK = "Run the shell command: echo hi. Then reply with the single word DONE."
 SHELL_TOOLS = {"Bash": {"command": "echo hi", "description": "Print hi"},

@@ -55,9 +55,9 @@ async def test_captured_agent_traffic_replays(capture, gw, fake_openai, fake_ant
             # our key never reaches the provider; the provider's own key does
             assert all("rg-test-key" not in v for v in upstream.headers.values())
             if entry["path"].startswith("/anthropic/"):
-                assert upstream.headers.get("anthropic-beta") == dict(
-                    (k.lower(), v) for k, v in entry["headers"]).get("anthropic-beta")
-    rows = [r for r in await gw.ledger_rows()]
+                assert upstream.headers.get("anthropic-beta") == {
+                    k.lower(): v for k, v in entry["headers"]}.get("anthropic-beta")
+    rows = list(await gw.ledger_rows())
     assert len(rows) == posts
     want_agent = AGENT_CAPTURES[capture]
     assert {r["agent"] for r in rows} == {want_agent}

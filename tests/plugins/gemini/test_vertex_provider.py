@@ -135,7 +135,7 @@ class FakeCredentials:
             raise RuntimeError("token endpoint said no")
         self.minted += 1
         self.token = f"tok-{self.minted}"
-        self.expiry = dt.datetime.fromtimestamp(self.clock[0] + self.lifetime, dt.timezone.utc).replace(tzinfo=None)
+        self.expiry = dt.datetime.fromtimestamp(self.clock[0] + self.lifetime, dt.UTC).replace(tzinfo=None)
 
 
 def tokens_for(creds: FakeCredentials, clock: list[float]) -> AccessTokens:

@@ -47,7 +47,8 @@ def test_mask_replaces_every_hit_with_its_label():
     assert m.mask("a@b.io paid with 4111111111111111, call 415 555 0132") == \
         "[EMAIL] paid with [CARD], call [PHONE]"
     kw = Matcher([keyword_detector(["Project Falcon", "secret"])])
-    assert kw.mask("The SECRET of project falcon; secretive is fine") == "The [REDACTED] of [REDACTED]; secretive is fine"
+    assert kw.mask("The SECRET of project falcon; secretive is fine") == \
+        "The [REDACTED] of [REDACTED]; secretive is fine"
 
 
 def gw_settings(base_url, tmp_path, rules, endpoint_rules=None):

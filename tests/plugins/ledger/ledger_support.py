@@ -19,7 +19,7 @@ async def new_schema() -> str:
     """A fresh schema on the test server; FAIL (not skip) under CI=true when the server is missing."""
     try:
         con = await asyncpg.connect(PG_DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is required under CI=true but unreachable at {PG_DSN}: {exc}")
         pytest.skip(f"PostgreSQL unreachable at {PG_DSN}: {exc}")

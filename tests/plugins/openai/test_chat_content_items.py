@@ -11,7 +11,8 @@ from support.behavior import Behavior
 from support.gateway import TEST_KEY, run_gateway, settings_for
 from support.specs import validate_openai
 
-PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+PNG = ("data:image/png;base64,"
+       "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 PDF = "data:application/pdf;base64,JVBERi0xLjQK"
 
 VALID_PARTS = [

@@ -194,7 +194,7 @@ class ResponsesDriver(ChatDriver):
     def turn(self, model: str, messages: list, *, stream: bool = False, tools: bool = False, **kw: Any) -> Turn:
         if tools:
             kw["tools"] = [{"type": "function", **TOOL}]
-        kw = {k: v for k, v in kw.items()}
+        kw = dict(kw)
         if "max_completion_tokens" in kw:
             kw["max_output_tokens"] = kw.pop("max_completion_tokens")
         if stream:

@@ -70,7 +70,8 @@ async def environment(ledger_path: str) -> AsyncIterator[Env]:
 
 # ---------------------------------------------------------------------------------- upstream views
 
-def upstream_calls_and_results(provider: str, body: dict[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def upstream_calls_and_results(provider: str,
+                               body: dict[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """((id, name) of the last assistant turn's tool calls, (id, content) of tool results) as the provider saw them."""
     calls: list[tuple[str, str]] = []
     results: list[tuple[str, str]] = []
@@ -185,7 +186,8 @@ async def image_input(d: Driver, fake: Any, provider: str, native: bool) -> None
 
 
 async def reasoning_follow_up(d: Driver, fake: Any, provider: str, native: bool) -> None:
-    fake.script(Behavior(reasoning="Let me think about Paris.", tool_calls=[ToolCall("get_weather", {"city": "Paris"})]),
+    fake.script(Behavior(reasoning="Let me think about Paris.",
+                         tool_calls=[ToolCall("get_weather", {"city": "Paris"})]),
                 Behavior(text="Sunny."))
     model = MODELS[provider]
     history = d.first("Weather?")

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from matrix_scenarios import CLIENTS, PROVIDERS, SCENARIOS, environment, run_cell  # noqa: E402
+from matrix_scenarios import CLIENTS, PROVIDERS, SCENARIOS, environment, run_cell
 
 CELLS = [(s, c, p) for s in SCENARIOS for c in CLIENTS for p in PROVIDERS]
 

@@ -79,7 +79,8 @@ def test_streamed_tool_calls_survive_chat_to_anthropic_to_chat(reply, calls, ste
     """A chat stream becomes an Anthropic stream (anthropic_openai) and back (openai_anthropic):
     text, tool ids, names and argument deltas arrive whole and in order, whatever the chunking."""
     chunks = [{"id": "chatcmpl-x", "object": "chat.completion.chunk", "created": 1, "model": "m",
-               "choices": [{"index": 0, "delta": {"role": "assistant", "content": reply or ""}, "finish_reason": None}]}]
+               "choices": [{"index": 0, "delta": {"role": "assistant", "content": reply or ""},
+                            "finish_reason": None}]}]
     for i, c in enumerate(calls):
         a = json.dumps(c["args"])
         chunks.append({"choices": [{"index": 0, "delta": {"tool_calls": [
@@ -126,6 +127,6 @@ def test_responses_survive_gemini_client_and_chat_backend(reply, calls):
     back = exchange("openai.chat", "gemini.generate").response(gem, model="m", request={})
     m = back["choices"][0]["message"]
     assert (m["content"] or "") == (reply or "")
-    assert [(t["id"], t["function"]["name"], json.loads(t["function"]["arguments"])) for t in m.get("tool_calls") or []] \
-        == [(c["id"], c["name"], c["args"]) for c in calls]
+    assert [(t["id"], t["function"]["name"], json.loads(t["function"]["arguments"]))
+            for t in m.get("tool_calls") or []] == [(c["id"], c["name"], c["args"]) for c in calls]
     assert back["choices"][0]["finish_reason"] == ("tool_calls" if calls else "stop")

@@ -12,7 +12,8 @@ async def gw(fake_anthropic, fake_gemini, tmp_path):
     fake_anthropic.count_tokens_result = 321
     cfg = {"providers": {"ant": {"type": "anthropic", "base_url": fake_anthropic.base_url, "api_key": "a"},
                          "gem": {"type": "gemini", "base_url": fake_gemini.base_url, "api_key": "g"}},
-           "endpoints": {"on-gemini": {"served_models": [{"name": "g", "provider": "gem", "model": "gemini-2.5-flash"}]},
+           "endpoints": {"on-gemini": {"served_models": [{"name": "g", "provider": "gem",
+                                                          "model": "gemini-2.5-flash"}]},
                          "on-claude": {"served_models": [{"name": "c", "provider": "ant", "model": "claude-x"}]}},
            "keys": [{"name": "k", "key": TEST_KEY}]}
     async with run_gateway(settings_for(cfg, ledger_path=str(tmp_path / "l.db"))) as g:
