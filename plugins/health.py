@@ -50,7 +50,8 @@ async def run_checks(checks: dict[str, Check]) -> dict[str, bool]:
 
 async def poll(gateway: Gateway) -> dict[str, bool]:
     """Every check's state now (readiness and dependency checks), kept for /healthz and metrics."""
-    state = await run_checks({**gateway.stash.get(HEALTH_CHECKS, {}), **gateway.stash.get(DEPENDENCY_CHECKS, {})})
+    ready, deps = gateway.stash.get(HEALTH_CHECKS, {}), gateway.stash.get(DEPENDENCY_CHECKS, {})
+    state = await run_checks({**ready, **deps})
     gateway.stash[DEPENDENCY_STATE] = state
     return state
 

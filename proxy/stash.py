@@ -46,14 +46,14 @@ class Stash(dict):  # type: ignore[type-arg]
 
         def __setitem__(self, key: StashKey[T], value: T) -> None: ...
 
-        @overload
+        @overload  # type: ignore[override]  # narrower than dict's on purpose: keys are StashKeys
         def get(self, key: StashKey[T]) -> T | None: ...
         @overload
         def get(self, key: StashKey[T], default: D) -> T | D: ...
 
         def get(self, key: StashKey[Any], default: Any = None) -> Any: ...
 
-        def setdefault(self, key: StashKey[T], default: T) -> T:
+        def setdefault(self, key: StashKey[T], default: T) -> T:  # type: ignore[override]
             """The value of *key*; *default*, stored first, when it has none."""
 
         @overload

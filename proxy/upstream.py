@@ -329,7 +329,7 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
             if isinstance(exc, aiohttp.ClientConnectionResetError) and not watchdog.fired:
                 raise ConnectionResetError from exc     # writing to the client failed
             end = meter.end                  # broken after its terminator: still complete
-        if end == STREAM_COMPLETE or end == STREAM_PROVIDER_ERROR:
+        if end in (STREAM_COMPLETE, STREAM_PROVIDER_ERROR):
             finished = True
             if tail := stream.finish():
                 await write(tail)

@@ -118,7 +118,7 @@ def _guess_type(model: str) -> str:
 
 
 @hookimpl
-def relaygate_add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def relaygate_add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``relaygate prices``."""
     p = commands.add_parser("prices", help="what a model is charged per million tokens, and where the price "
                                            "comes from (config or catalogue)")

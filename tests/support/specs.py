@@ -28,9 +28,10 @@ import json
 import re
 import typing
 import warnings
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import anthropic.types as anthropic_types
 import openai.types as openai_types

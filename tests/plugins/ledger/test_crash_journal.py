@@ -15,9 +15,9 @@ from support.behavior import Behavior
 from support.gateway import TEST_KEY
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "proxy"))
-from serve_helpers import Server, free_port, ledger_rows, write_config  # noqa: E402
+from serve_helpers import Server, free_port, ledger_rows, write_config
 
-from plugins.metering import journal as jr  # noqa: E402
+from plugins.metering import journal as jr
 
 CHAT = {"model": "chat", "messages": [{"role": "user", "content": "Hi there"}], "stream": True}
 AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
