@@ -7,6 +7,8 @@ manager (built-ins and entry points) is built before the arguments are parsed.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import inspect
 import logging
 import os
 import sys
@@ -38,16 +40,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from proxy.app import make_app
+    from proxy.app import GATEWAY, make_app
     try:
         settings = load_settings(args.file)
-        make_app(settings)           # also checks provider types and plugins
+        app = make_app(settings)     # also checks provider types and plugins
     except (ConfigError, ValueError, ImportError) as exc:
         print(exc, file=sys.stderr)
         return 2
+    for warning in asyncio.run(_config_warnings(app[GATEWAY].pm, settings)):
+        print(f"warning: {warning}", file=sys.stderr)
     eps = len(settings.endpoints)
     print(f"{args.file}: OK ({len(settings.providers)} providers, {eps} endpoints, {len(settings.keys)} keys)")
     return 0
+
+
+async def _config_warnings(pm: pluggy.PluginManager, settings: Settings) -> list[str]:
+    found: list[str] = []
+    for result in pm.hook.relaygate_config_warnings(settings=settings):
+        if inspect.isawaitable(result):
+            result = await result
+        found.extend(result or ())
+    return found
 
 
 def build_parser(pm: pluggy.PluginManager | None = None) -> argparse.ArgumentParser:

@@ -38,6 +38,14 @@ class Principal:
     team: str = ""
     endpoints: frozenset[str] | None = None   # None: every endpoint
     tags: tuple[str, ...] = ()
+    #: the name people gave the key (config keys: the same as key_id; stored keys: their ``name``),
+    #: so rules and budgets can name a key either way
+    key_name: str = ""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The key's id, then its name when that differs: what a rule's ``match`` may use."""
+        return (self.key_id,) if not self.key_name or self.key_name == self.key_id else (self.key_id, self.key_name)
 
     def may_call(self, endpoint: str) -> bool:
         return self.endpoints is None or endpoint in self.endpoints

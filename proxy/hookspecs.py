@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import argparse
 
     from proxy.apis import ApiRegistry
+    from proxy.config import Settings
     from proxy.context import Principal, RequestContext, Route, UsageRecord
     from proxy.exchange import ExchangeRegistry
     from proxy.gateway import Gateway
@@ -100,6 +101,17 @@ def relaygate_endpoint_fields() -> dict[str, Spec]:  # type: ignore[empty-body] 
     endpoint field (task, served_models, fallbacks, timeouts, retry, circuit_breaker,
     unsupported_params, caps) or another plugin's is an error. Cached like
     :func:`relaygate_config_sections`.
+    """
+
+
+@hookspec
+def relaygate_config_warnings(settings: Settings) -> Awaitable[list[str]] | list[str] | None:
+    """What looks wrong in a *valid* configuration: a list of sentences, or None. **May be async.**
+
+    ``relaygate check-config`` prints them (``warning: ...``) and still succeeds: e.g. a
+    limit rule naming a key that no config key or stored key has as its name or id yet
+    (keys may be created later). May read the stores the settings name; must not change
+    them, and must answer within a few seconds when a store is unreachable.
     """
 
 

@@ -36,6 +36,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.routing.traffic_split",
     "plugins.metering.pricing",
     "plugins.limits.admission",
+    "plugins.limits.subjects",
     "plugins.metering.ledger",
     "plugins.payloads.recorder",
     "plugins.guardrails.filters",

@@ -7,6 +7,8 @@ so an unconfigured gateway does not even reveal that the API exists.
 
     POST  /admin/v1/keys                  create; the answer holds the secret, once
     GET   /admin/v1/keys                  list (?owner= &team= &status=active|revoked|expired)
+                                          both answers carry ``warnings``: limit rules naming a key
+                                          that does not exist (yet)
     GET   /admin/v1/keys/{id}             one key
     POST  /admin/v1/keys/{id}/revoke      revoke now
     POST  /admin/v1/keys/{id}/expire      expire now, or at {"expires_at": ISO}; PATCH works too
@@ -29,6 +31,8 @@ from aiohttp import web
 from plugins.admin.config import AdminConfig
 from plugins.keystore.auth import KEY_CACHE, key_cache
 from plugins.keystore.records import new_key, parse_duration, parse_time
+from plugins.limits.config import LimitsConfig
+from plugins.limits.subjects import config_key_names, unknown_key_warnings
 from plugins.metering.ledger import LEDGER
 from plugins.reports.usage import ReportQuery, render, usage_report
 from proxy import hookimpl
@@ -134,7 +138,8 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
         await cache.refresh()                 # usable on this replica at once
         log.info("admin: created key %s (%s) for %s", record.id, record.name, record.owner)
         return json_response({**record.public(), "secret": secret,
-                              "note": "store the secret now: it is shown only once"}, 201)
+                              "note": "store the secret now: it is shown only once",
+                              "warnings": rule_warnings(gateway)}, 201)
 
     async def list_keys(request: web.Request) -> web.Response:
         records = await key_cache(gateway).store.list()
@@ -143,7 +148,7 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
                 if (not q.get("owner") or r.owner == q["owner"]) and (not q.get("team") or r.team == q["team"])]
         if q.get("status"):
             data = [d for d in data if d["status"] == q["status"]]
-        return json_response({"object": "list", "data": data})
+        return json_response({"object": "list", "data": data, "warnings": rule_warnings(gateway)})
 
     async def _found(key_id: str, record: Any) -> web.Response:
         if record is None:
@@ -196,6 +201,14 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
     routes.add("POST", f"{PREFIX}/keys/{{id}}/expire", guarded(gateway, expire))
     routes.add("PATCH", f"{PREFIX}/keys/{{id}}/expire", guarded(gateway, expire))
     routes.add("GET", f"{PREFIX}/usage", guarded(gateway, usage))
+
+
+def rule_warnings(gateway: Gateway) -> list[str]:
+    """Limit rules and budgets naming a key that no config key or stored key has (yet)."""
+    known = config_key_names(gateway.settings)
+    for r in key_cache(gateway).records():
+        known.update((r.id, r.name))
+    return unknown_key_warnings(gateway.settings.section(LimitsConfig), known)
 
 
 def _key_names(gateway: Gateway) -> dict[str, str]:

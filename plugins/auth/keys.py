@@ -99,7 +99,7 @@ def relaygate_config_loaded(gateway: Gateway) -> None:
         d = k.key_sha256.lower() if k.key_sha256 else digest(k.key.get_secret_value())  # type: ignore[union-attr]
         entries[d] = Principal(key_id=k.name, owner=k.owner or k.name, team=k.team,
                                endpoints=frozenset(k.endpoints) if k.endpoints is not None else None,
-                               tags=tuple(k.tags))
+                               tags=tuple(k.tags), key_name=k.name)
     gateway.stash[KEY_TABLE] = KeyTable(entries)
 
 

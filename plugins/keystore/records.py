@@ -106,7 +106,7 @@ class KeyRecord:
     def principal(self) -> Principal:
         return Principal(key_id=self.id, owner=self.owner or self.name, team=self.team,
                          endpoints=frozenset(self.endpoints) if self.endpoints is not None else None,
-                         tags=self.tags)
+                         tags=self.tags, key_name=self.name)
 
     def with_changes(self, **changes: Any) -> KeyRecord:
         return replace(self, updated_at=time.time(), **changes)

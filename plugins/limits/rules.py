@@ -5,14 +5,16 @@ subject: the most specific matching one (an exact name beats a glob; for
 endpoint_key both fields count), ties going to the rule listed first. So a
 ``match: "*"`` default and a per-key override can be listed in any order.
 Every subject gets its own window: ``scope: key, match: "ci-*"`` limits each
-CI key separately, not all of them together.
+CI key separately, not all of them together. A key is named by its id or its
+name (``match: ml-team`` and ``match: key_3f2a...`` select the same stored key);
+its windows and budget buckets are kept under the id, which is unique.
 """
 
 from __future__ import annotations
 
 import calendar
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,7 @@ class Budget:
     name: str
     period: str             # "day" or "month"
     usd: float
+    shown: str = field(default="", compare=False)    # for messages: a key's name (``name`` is its id)
 
     @property
     def nano_usd(self) -> int:
@@ -60,7 +63,7 @@ class Budget:
 
     def describe(self) -> str:
         adjective = "daily" if self.period == "day" else "monthly"
-        return f"{adjective} budget of {self.scope} {self.name!r} (${self.usd:,.2f})"
+        return f"{adjective} budget of {self.scope} {self.shown or self.name!r} (${self.usd:,.2f})"
 
     def bucket(self, now_wall: float) -> tuple[str, float]:
         """The storage name of the current period's spend and when that period ends (epoch s)."""
@@ -100,21 +103,25 @@ class Plan:
         return bool(self.requests or self.tokens or self.budgets)
 
 
-def _is_glob(pattern: str) -> bool:
+def is_glob(pattern: str) -> bool:
     return any(c in pattern for c in "*?[")
 
 
 def _matches(pattern: str, name: str) -> bool:
-    return fnmatch.fnmatchcase(name, pattern) if _is_glob(pattern) else pattern == name
+    return fnmatch.fnmatchcase(name, pattern) if is_glob(pattern) else pattern == name
 
 
-def _pick(rules: list[Any], names: tuple[str, ...], fields: tuple[str, ...]) -> Any:
-    """The most specific rule whose *fields* match *names* (None when none does)."""
+def _pick(rules: list[Any], names: tuple[tuple[str, ...], ...], fields: tuple[str, ...]) -> Any:
+    """The most specific rule whose *fields* match *names* (None when none does).
+
+    Each entry of *names* lists what one field may match: a key is named by its id or its
+    name, so a rule written either way applies to it.
+    """
     best, best_score = None, -1
     for rule in rules:
         patterns = [getattr(rule, f) for f in fields]
-        if all(_matches(p, n) for p, n in zip(patterns, names)):
-            score = sum(not _is_glob(p) for p in patterns)
+        if all(any(_matches(p, n) for n in alternatives) for p, alternatives in zip(patterns, names)):
+            score = sum(not is_glob(p) for p in patterns)
             if score > best_score:
                 best, best_score = rule, score
     return best
@@ -134,7 +141,7 @@ class Rules:
         self._cache: dict[tuple[str, str, str, str], Plan] = {}
 
     def plan(self, principal: Principal, endpoint: str) -> Plan:
-        k = (principal.key_id, principal.owner, principal.team, endpoint)
+        k = (principal.key_id, principal.key_name, principal.owner, principal.team, endpoint)
         plan = self._cache.get(k)
         if plan is None:
             plan = self._build(principal, endpoint)
@@ -144,22 +151,28 @@ class Rules:
         return plan
 
     def _build(self, p: Principal, endpoint: str) -> Plan:
-        subjects = {"key": (p.key_id,), "owner": (p.owner,), "team": (p.team,),
-                    "endpoint": (endpoint,), "endpoint_key": (endpoint, p.key_id)}
+        # Windows and buckets are named by the key's id (unique); rules may name it either way.
+        key_names = p.names
+        subjects = {"key": ((p.key_id,), (key_names,)), "owner": ((p.owner,), ((p.owner,),)),
+                    "team": ((p.team,), ((p.team,),)), "endpoint": ((endpoint,), ((endpoint,),)),
+                    "endpoint_key": ((endpoint, p.key_id), ((endpoint,), key_names))}
+        shown_key = repr(p.key_name or p.key_id)
         requests: list[Limit] = []
         tokens: list[Limit] = []
-        for scope, names in subjects.items():
-            if not all(names):
+        for scope, (ids, names) in subjects.items():
+            if not all(ids):
                 continue                        # e.g. a key without a team has no team limit
             fields = ("match", "key") if scope == "endpoint_key" else ("match",)
             rule = _pick(self._limit_rules.get(scope, []), names, fields)
             if rule is None:
                 continue
             if scope == "endpoint_key":
-                subject = f"key {p.key_id!r} on endpoint {endpoint!r}"
+                subject = f"key {shown_key} on endpoint {endpoint!r}"
+            elif scope == "key":
+                subject = f"key {shown_key}"
             else:
-                subject = f"{scope} {names[0]!r}"
-            base = scope + ":" + ":".join(names)
+                subject = f"{scope} {ids[0]!r}"
+            base = scope + ":" + ":".join(ids)
             if rule.requests_per_minute:
                 requests.append(Limit(base + ":requests", "requests", rule.requests_per_minute,
                                       f"{scope}_requests_per_minute", subject))
@@ -168,12 +181,13 @@ class Rules:
                                     f"{scope}_tokens_per_minute", subject))
         budgets: list[Budget] = []
         for scope in ("key", "owner", "team"):
-            name = subjects[scope][0]
-            rule = _pick(self._budget_rules.get(scope, []), (name,), ("match",)) if name else None
+            (name,), names = subjects[scope]
+            rule = _pick(self._budget_rules.get(scope, []), names, ("match",)) if name else None
             if rule is None:
                 continue
+            shown = p.key_name if scope == "key" and p.key_name != name else ""
             if rule.usd_per_day:
-                budgets.append(Budget(scope, name, "day", rule.usd_per_day))
+                budgets.append(Budget(scope, name, "day", rule.usd_per_day, shown))
             if rule.usd_per_month:
-                budgets.append(Budget(scope, name, "month", rule.usd_per_month))
+                budgets.append(Budget(scope, name, "month", rule.usd_per_month, shown))
         return Plan(tuple(requests), tuple(tokens), tuple(budgets))
