@@ -11,6 +11,8 @@ the budget period) so idle subjects disappear by themselves::
     <prefix>w:<limit id>      sorted set: member (request id) -> admission time
     <prefix>w:<limit id>:a    hash: member -> amount, plus "~total"
     <prefix>b:<bucket>        integer nano-USD spent in one budget period
+    <prefix>b:<bucket>:hz     sorted set: member -> when its hold lapses
+    <prefix>b:<bucket>:h      hash: member -> nano-USD it holds, plus "~total"
 
 For Redis Cluster put a hash tag in the prefix (``"{relaygate}:"``) so that the
 keys of one request live in one slot.
@@ -23,7 +25,7 @@ from collections.abc import Callable, Sequence
 import redis.asyncio as aioredis
 
 from plugins.limits.rules import Limit
-from plugins.limits.windows import Denial, Settlement
+from plugins.limits.windows import BudgetCharge, Denial, Settlement
 
 _COMMON = """
 local function clock(arg)
@@ -64,13 +66,19 @@ local function add(z, h, member, now, amount, win)
 end
 """
 
-# KEYS: z1 h1 .. zn hn, budget buckets; ARGV: now|'', member, n, (capacity window cost)*n, budget limits
+# KEYS: z1 h1 .. zn hn, then per budget: spent, holds zset, holds hash
+# ARGV: now|'', member, n, (capacity window cost)*n, then per budget: (limit cost hold_seconds)
 _ACQUIRE = _COMMON + """
 local now, member, n = clock(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-for j = 1, #KEYS - 2 * n do
-  local spent = tonumber(redis.call('GET', KEYS[2 * n + j]) or '0')
-  if spent >= tonumber(ARGV[3 + 3 * n + j]) then
-    return {'budget', j - 1, tostring(spent), '0'}
+local m = (#KEYS - 2 * n) / 3
+for j = 1, m do
+  local k, a = 2 * n + 3 * (j - 1), 3 + 3 * n + 3 * (j - 1)
+  local spent = tonumber(redis.call('GET', KEYS[k + 1]) or '0')
+  local limit, cost = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local held = tonumber(redis.call('HGET', KEYS[k + 3], '~total') or '0')
+  if spent + held + cost > limit then held = evict(KEYS[k + 2], KEYS[k + 3], now) end
+  if spent >= limit or spent + held + cost > limit then
+    return {'budget', j - 1, tostring(spent), '0', tostring(held)}
   end
 end
 for i = 1, n do
@@ -87,16 +95,32 @@ for i = 1, n do
         break
       end
     end
-    return {'limit', i - 1, tostring(total), ts(retry)}
+    return {'limit', i - 1, tostring(total), ts(retry), '0'}
   end
 end
 for i = 1, n do
   add(KEYS[2 * i - 1], KEYS[2 * i], member, now, tonumber(ARGV[3 * i + 3]), tonumber(ARGV[3 * i + 2]))
 end
+for j = 1, m do
+  local k, a = 2 * n + 3 * (j - 1), 3 + 3 * n + 3 * (j - 1)
+  local cost, hold = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  if cost > 0 then
+    local z, h = KEYS[k + 2], KEYS[k + 3]
+    local old = tonumber(redis.call('HGET', h, member) or '0')
+    redis.call('ZADD', z, ts(now + hold), member)
+    redis.call('HSET', h, member, ARGV[a + 2])
+    redis.call('HINCRBY', h, '~total', cost - old)
+    local ttl = math.ceil(hold * 1000) + 1000
+    for _, key in ipairs({z, h}) do
+      if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+    end
+  end
+end
 return false
 """
 
-# KEYS: z1 h1 .. zn hn, budget buckets; ARGV: now|'', member, n, (reserved actual window extra)*n, (nano ttl)*m
+# KEYS: z1 h1 .. zn hn, then m spent buckets, then per hold: holds zset, holds hash
+# ARGV: now|'', member, n, (reserved actual window extra)*n, m, (nano ttl)*m, release 0|1, (amount)*holds
 _SETTLE = _COMMON + """
 local now, member, n = clock(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 for i = 1, n do
@@ -113,12 +137,35 @@ for i = 1, n do
     add(z, h, ARGV[base + 3], now, actual - reserved, win)
   end
 end
-for j = 1, #KEYS - 2 * n do
-  local at = 3 + 4 * n + 2 * j - 1
-  redis.call('INCRBY', KEYS[2 * n + j], ARGV[at])
-  redis.call('EXPIRE', KEYS[2 * n + j], ARGV[at + 1])
+local at = 4 + 4 * n
+local m = tonumber(ARGV[at])
+for j = 1, m do
+  redis.call('INCRBY', KEYS[2 * n + j], ARGV[at + 2 * j - 1])
+  redis.call('EXPIRE', KEYS[2 * n + j], ARGV[at + 2 * j])
+end
+local release = ARGV[at + 2 * m + 1] == '1'
+local hk = 2 * n + m
+for j = 1, (#KEYS - hk) / 2 do
+  local z, h = KEYS[hk + 2 * j - 1], KEYS[hk + 2 * j]
+  local held = redis.call('HGET', h, member)
+  if held then
+    local take = tonumber(held)
+    if not release then take = math.min(take, tonumber(ARGV[at + 2 * m + 1 + j])) end
+    redis.call('HINCRBY', h, '~total', -take)
+    if release then
+      redis.call('HDEL', h, member)
+      redis.call('ZREM', z, member)
+    else
+      redis.call('HINCRBY', h, member, -take)
+    end
+  end
 end
 return false
+"""
+
+# KEYS: z h; ARGV: now|'' -> nano-USD held in a budget bucket now (tests, diagnostics)
+_HELD = _COMMON + """
+return tostring(evict(KEYS[1], KEYS[2], clock(ARGV[1])))
 """
 
 # KEYS: z h; ARGV: now|'', window -> units in the window now (tests, diagnostics)
@@ -140,6 +187,7 @@ class RedisBackend:
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._settle = self.redis.register_script(_SETTLE)
         self._usage = self.redis.register_script(_USAGE)
+        self._held = self.redis.register_script(_HELD)
 
     def _now(self) -> str:
         return "" if self.clock is None else repr(self.clock())
@@ -148,33 +196,43 @@ class RedisBackend:
         z = f"{self.prefix}w:{limit.id}"
         return z, z + ":a"
 
+    def _bucket_keys(self, bucket: str) -> tuple[str, str, str]:
+        spent = f"{self.prefix}b:{bucket}"
+        return spent, spent + ":hz", spent + ":h"
+
     async def acquire(self, member: str, charges: Sequence[tuple[Limit, int]],
-                      budgets: Sequence[tuple[str, int]]) -> Denial | None:
+                      budgets: Sequence[BudgetCharge]) -> Denial | None:
         keys: list[str] = []
         args: list[str | int | float] = [self._now(), member, len(charges)]
         for limit, cost in charges:
             keys.extend(self._keys(limit))
             args.extend((limit.capacity, limit.window_s, cost))
-        for bucket, limit_nano in budgets:
-            keys.append(f"{self.prefix}b:{bucket}")
-            args.append(limit_nano)
+        for b in budgets:
+            keys.extend(self._bucket_keys(b.bucket))
+            args.extend((b.limit_nano, b.cost_nano, b.hold_s))
         r = await self._acquire(keys=keys, args=args)
         if not r:
             return None
-        return Denial(r[0], int(r[1]), int(float(r[2])), float(r[3]))
+        return Denial(r[0], int(r[1]), int(float(r[2])), float(r[3]), int(float(r[4])))
 
     async def settle(self, member: str, settlements: Sequence[Settlement],
-                     spends: Sequence[tuple[str, int, int]]) -> None:
-        if not settlements and not spends:
+                     spends: Sequence[tuple[str, int, int]], holds: Sequence[tuple[str, int]] = (),
+                     release: bool = False) -> None:
+        if not settlements and not spends and not holds:
             return
         keys: list[str] = []
         args: list[str | int | float] = [self._now(), member, len(settlements)]
         for limit, reserved, actual, extra in settlements:
             keys.extend(self._keys(limit))
             args.extend((reserved, actual, limit.window_s, extra))
+        args.append(len(spends))
         for bucket, nano, ttl in spends:
             keys.append(f"{self.prefix}b:{bucket}")
             args.extend((nano, max(1, int(ttl))))
+        args.append(int(release))
+        for bucket, amount in holds:
+            keys.extend(self._bucket_keys(bucket)[1:])
+            args.append(amount)
         await self._settle(keys=keys, args=args)
 
     async def usage(self, limit: Limit) -> int:
@@ -182,6 +240,9 @@ class RedisBackend:
 
     async def spent(self, bucket: str) -> int:
         return int(await self.redis.get(f"{self.prefix}b:{bucket}") or 0)
+
+    async def held(self, bucket: str) -> int:
+        return int(float(await self._held(keys=list(self._bucket_keys(bucket)[1:]), args=[self._now()])))
 
     async def clear(self) -> int:
         """Delete every key under the prefix (tests, or resetting all limits)."""

@@ -27,9 +27,16 @@ same cases against both):
   of the same request (fallbacks) are charged as new entries.
 * **Retry-After** on a refusal: the time until enough of the oldest entries
   leave the window for the request to fit.
-* **budgets**: spend per period (integer nano-dollars, so sums are exact); a
-  request is refused when the spend has reached the budget. Cost is only known
-  afterwards, so requests already in flight may take a budget slightly past it.
+* **budgets**: spend per period (integer nano-dollars, so sums are exact) plus
+  the *holds* of requests in flight. At admission a request holds its
+  worst-case cost (see plugins/limits/worst_case.py) in every budget that
+  applies; it is refused, holding nothing, when the spend has reached the
+  budget or when ``spent + held + its cost`` would pass it. Settling adds the
+  real spend and gives the hold back (a failed attempt that may be retried only
+  shrinks it by what it spent; the end of the request gives back the rest). A
+  hold lapses after its ``hold_s`` (a replica that died never settles), so at
+  most ``sum(max(0, actual - held))`` over admitted requests can pass a budget:
+  nothing, when every hold is an upper bound of its request's cost.
 """
 
 from __future__ import annotations
@@ -51,6 +58,17 @@ class Denial:
     index: int
     used: int              # units in the window, or nano-USD spent
     retry_after: float = 0.0
+    held: int = 0          # budgets: nano-USD held by requests in flight
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetCharge:
+    """One budget a request is admitted against: its period's bucket and what the request holds."""
+
+    bucket: str
+    limit_nano: int
+    cost_nano: int         # the request's worst-case cost, held until it settles
+    hold_s: float          # the hold lapses after this long (a replica that died never settles)
 
 
 #: (limit, reserved amount, actual amount, member name for a new entry)
@@ -59,12 +77,14 @@ Settlement = tuple[Limit, int, int, str]
 
 class LimiterBackend(Protocol):
     async def acquire(self, member: str, charges: Sequence[tuple[Limit, int]],
-                      budgets: Sequence[tuple[str, int]]) -> Denial | None:
-        """Check every budget (bucket, nano-USD limit) and window, then reserve all charges or none."""
+                      budgets: Sequence[BudgetCharge]) -> Denial | None:
+        """Check every budget and window, then reserve all charges and hold all budget costs, or none."""
 
     async def settle(self, member: str, settlements: Sequence[Settlement],
-                     spends: Sequence[tuple[str, int, int]]) -> None:
-        """Replace reservations by real amounts; add (bucket, nano-USD, ttl seconds) spends."""
+                     spends: Sequence[tuple[str, int, int]], holds: Sequence[tuple[str, int]] = (),
+                     release: bool = False) -> None:
+        """Replace reservations by real amounts; add (bucket, nano-USD, ttl seconds) spends; shrink
+        *member*'s hold in each (bucket, nano-USD) of *holds* by that amount, or drop it (*release*)."""
 
     async def ping(self) -> bool: ...
 
@@ -109,6 +129,36 @@ class _Window:
         return self.window_s
 
 
+class _Holds:
+    """What requests in flight hold in one budget bucket: member -> [deadline, nano-USD]."""
+
+    __slots__ = ("entries", "total")
+
+    def __init__(self) -> None:
+        self.entries: dict[str, list[float]] = {}
+        self.total = 0
+
+    def add(self, member: str, deadline: float, amount: int) -> None:
+        self.take(member, None)                          # the same member twice: the new hold replaces it
+        self.entries[member] = [deadline, amount]
+        self.total += amount
+
+    def expire(self, now: float) -> None:
+        for member in [m for m, (deadline, _) in self.entries.items() if deadline <= now]:
+            self.total -= int(self.entries.pop(member)[1])
+
+    def take(self, member: str, amount: int | None) -> None:
+        """Shrink *member*'s hold by *amount* (None: all of it)."""
+        e = self.entries.get(member)
+        if e is None:
+            return
+        taken = int(e[1]) if amount is None else min(amount, int(e[1]))
+        e[1] -= taken
+        self.total -= taken
+        if amount is None:
+            del self.entries[member]
+
+
 class MemoryBackend:
     """In-process windows: exact for one process (each worker process has its own)."""
 
@@ -116,6 +166,7 @@ class MemoryBackend:
         self.clock = clock
         self._windows: dict[str, _Window] = {}
         self._spend: dict[str, list[float]] = {}          # bucket -> [nano-USD, expires at]
+        self._holds: dict[str, _Holds] = {}               # bucket -> holds of requests in flight
         self._settles = 0
 
     def _window(self, limit: Limit) -> _Window:
@@ -125,13 +176,19 @@ class MemoryBackend:
         return w
 
     async def acquire(self, member: str, charges: Sequence[tuple[Limit, int]],
-                      budgets: Sequence[tuple[str, int]]) -> Denial | None:
+                      budgets: Sequence[BudgetCharge]) -> Denial | None:
         now = self.clock()
-        for i, (bucket, limit_nano) in enumerate(budgets):
-            s = self._spend.get(bucket)
+        for i, b in enumerate(budgets):
+            s = self._spend.get(b.bucket)
             spent = int(s[0]) if s is not None and s[1] > now else 0
-            if spent >= limit_nano:
-                return Denial("budget", i, spent)
+            holds = self._holds.get(b.bucket)
+            held = 0
+            if holds is not None:
+                if spent + holds.total + b.cost_nano > b.limit_nano:
+                    holds.expire(now)                     # only look for lapsed holds when they matter
+                held = holds.total
+            if spent >= b.limit_nano or spent + held + b.cost_nano > b.limit_nano:
+                return Denial("budget", i, spent, held=held)
         windows = []
         for i, (limit, cost) in enumerate(charges):
             w = self._window(limit)
@@ -141,11 +198,24 @@ class MemoryBackend:
             windows.append(w)
         for w, (_limit, cost) in zip(windows, charges):
             w.add(member, now, cost)
+        for b in budgets:
+            if b.cost_nano > 0:
+                holds = self._holds.get(b.bucket)
+                if holds is None:
+                    holds = self._holds[b.bucket] = _Holds()
+                holds.add(member, now + b.hold_s, b.cost_nano)
         return None
 
     async def settle(self, member: str, settlements: Sequence[Settlement],
-                     spends: Sequence[tuple[str, int, int]]) -> None:
+                     spends: Sequence[tuple[str, int, int]], holds: Sequence[tuple[str, int]] = (),
+                     release: bool = False) -> None:
         now = self.clock()
+        for bucket, amount in holds:
+            held = self._holds.get(bucket)
+            if held is not None:
+                held.take(member, None if release else amount)
+                if not held.entries:
+                    del self._holds[bucket]
         for limit, reserved, actual, extra in settlements:
             w = self._window(limit)
             w.evict(now - limit.window_s)
@@ -174,6 +244,10 @@ class MemoryBackend:
             if not w.order:
                 del self._windows[lid]
         self._spend = {b: s for b, s in self._spend.items() if s[1] > now}
+        for bucket in list(self._holds):
+            self._holds[bucket].expire(now)
+            if not self._holds[bucket].entries:
+                del self._holds[bucket]
 
     async def usage(self, limit: Limit) -> int:
         """Units in *limit*'s window now (for tests and diagnostics)."""
@@ -185,10 +259,19 @@ class MemoryBackend:
         s = self._spend.get(bucket)
         return int(s[0]) if s is not None and s[1] > self.clock() else 0
 
+    async def held(self, bucket: str) -> int:
+        """Nano-USD held in *bucket* by requests in flight (for tests and diagnostics)."""
+        holds = self._holds.get(bucket)
+        if holds is None:
+            return 0
+        holds.expire(self.clock())
+        return holds.total
+
     async def clear(self) -> int:
-        n = len(self._windows) + len(self._spend)
+        n = len(self._windows) + len(self._spend) + len(self._holds)
         self._windows.clear()
         self._spend.clear()
+        self._holds.clear()
         return n
 
     async def ping(self) -> bool:

@@ -52,3 +52,30 @@ async def make_backend(kind: str, clock: FakeClock | None) -> MemoryBackend | Re
 async def drop_backend(backend: MemoryBackend | RedisBackend) -> None:
     await backend.clear()
     await backend.close()
+
+
+PG_DSN = os.environ.get("RELAYGATE_TEST_POSTGRES_DSN", "postgresql://root@127.0.0.1:5432/test")
+
+
+async def postgres_schema() -> str:
+    """A fresh schema name on the test PostgreSQL; skip when unreachable, FAIL under CI=true."""
+    import asyncpg
+
+    try:
+        con = await asyncpg.connect(PG_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL is required under CI=true but unreachable at {PG_DSN}: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL unreachable at {PG_DSN}: {exc}")
+    await con.close()
+    return "rg_limits_" + uuid.uuid4().hex[:12]
+
+
+async def drop_schema(schema: str) -> None:
+    import asyncpg
+
+    con = await asyncpg.connect(PG_DSN, timeout=3)
+    try:
+        await con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await con.close()
