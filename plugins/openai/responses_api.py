@@ -12,6 +12,7 @@ are refused with 400 (``store: false``, which Codex sends on every call, is fine
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -36,6 +37,13 @@ _FAILED_PREFIXES = (b'{"type":"response.failed"', b'{"type":"error"')
 #: The stream meter of the request being relayed, so a mid-stream error event can
 #: continue its ``sequence_number`` (each request runs in its own asyncio task).
 _current_meter: contextvars.ContextVar[ResponsesStreamMeter] = contextvars.ContextVar("responses_meter")
+#: called with a streamed response's id the moment the stream reveals it, before the client reads
+#: it; set for each Responses request by plugins/openai/response_owners.py, which records its owner
+RESPONSE_ID_SINK: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "response_id_sink", default=None)
+#: how much of a stream's start is searched for the response id (response.created echoes the
+#: request's instructions and tools, so it can be long)
+ID_SEARCH_BYTES = 4 << 20
 
 
 def _reject(message: str, param: str) -> RequestRejected:
@@ -66,16 +74,42 @@ def usage_from_responses(u: Any) -> Usage:
 
 class ResponsesStreamMeter(StreamMeter):
     """Usage from ``response.completed`` (or incomplete/failed); remembers the last
-    ``sequence_number`` with one cheap byte search per chunk."""
+    ``sequence_number`` with one cheap byte search per chunk, and the response id from the
+    first event that carries one."""
 
-    __slots__ = ("last_sequence",)
+    __slots__ = ("last_sequence", "response_id", "_head")
 
     def __init__(self) -> None:
         super().__init__()
         self.last_sequence = -1
+        self.response_id: str | None = None        # "" once the search gave up
+        self._head = b""
         _current_meter.set(self)
 
+    def _find_response_id(self, chunk: bytes) -> None:
+        self._head += chunk
+        while (nl := self._head.find(b"\n")) >= 0:
+            line, self._head = self._head[:nl], self._head[nl + 1:]
+            if not line.startswith(b"data:") or b'"response"' not in line:
+                continue
+            try:
+                event = orjson.loads(line[5:])
+            except orjson.JSONDecodeError:
+                continue
+            response = event.get("response") if isinstance(event, dict) else None
+            rid = response.get("id") if isinstance(response, dict) else None
+            if isinstance(rid, str) and rid:
+                self.response_id, self._head = rid, b""
+                sink = RESPONSE_ID_SINK.get()
+                if sink is not None:
+                    sink(rid)
+                return
+        if len(self._head) > ID_SEARCH_BYTES:
+            self.response_id, self._head = "", b""
+
     def feed(self, chunk: bytes) -> None:
+        if self.response_id is None:
+            self._find_response_id(chunk)
         i = chunk.rfind(b'"sequence_number":')
         if i >= 0:
             digits = chunk[i + 18:i + 40].lstrip(b" ")

@@ -3,29 +3,26 @@
 When a Responses request is served by a provider that keeps no state (chat
 servers, Anthropic, Gemini), the gateway keeps the conversation itself: after
 each answer it stores the full input plus the output items under the
-``resp_`` id it returned, scoped to the key that created it, in SQLite beside
-the ledger (``storage.responses``: path, retention_days, max_items). A later
+``resp_`` id it returned, scoped to the key that created it, in the Responses
+store (plugins/openai/responses_db.py: SQLite beside the ledger, or
+PostgreSQL; ``storage.responses``: retention_days, max_items). A later
 request naming that id gets the stored items prepended to its input before
-translation. ``store: false`` (what Codex sends) stores nothing. OpenAI-native
-passthrough routes are left alone: OpenAI keeps its own state.
+translation; any other key gets 404. ``store: false`` (what Codex sends)
+stores nothing. OpenAI-native passthrough routes keep their state at OpenAI;
+plugins/openai/response_owners.py makes sure only the creating key reaches it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
 import orjson
-from pydantic import Field
 
-from plugins.metering.config import LedgerConfig
-from plugins.sqlite_files import open_sqlite
+from plugins.openai.responses_db import ResponsesDb, ResponsesStoreConfig, make_responses_db
 from proxy import hookimpl
-from proxy.config import ConfigModel
-from proxy.errors import RequestRejected
+from proxy.errors import ClientError
 from proxy.stash import StashKey
 from proxy.upstream import TRANSLATED_RESPONSE
 
@@ -34,59 +31,83 @@ if TYPE_CHECKING:
     from proxy.gateway import Gateway
     from proxy.sections import Spec
 
-_SCHEMA = ("CREATE TABLE IF NOT EXISTS responses (id TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
-           "created REAL NOT NULL, items BLOB NOT NULL)")
+PURGE_EVERY_WRITES = 500
+OWNER_CACHE_SIZE = 100_000
 
 
-class ResponsesStoreConfig(ConfigModel):
-    """``storage.responses``: conversations kept so ``previous_response_id`` works on translated endpoints."""
+class ResponseNotFound(ClientError):
+    """404 for a response id this key may not see: never issued, another key's, or expired read alike,
+    so the answer tells nothing about ids of other keys."""
 
-    path: str | None = Field(None, description="SQLite file; default: relaygate-responses.db beside the ledger")
-    retention_days: float = Field(30, gt=0)
-    max_items: int = Field(2000, ge=1, description="most input+output items kept per response")
+    status = 404
+    type = "not_found_error"
+
+    def __init__(self, response_id: str, param: str | None = "previous_response_id") -> None:
+        super().__init__(f"Previous response with id '{response_id}' not found.", param=param)
 
 
 class ResponseStore:
-    def __init__(self, path: str, retention_days: float, max_items: int) -> None:
-        self.path = path
+    """The Responses state of one gateway process over a :class:`ResponsesDb`, with retention."""
+
+    def __init__(self, db: ResponsesDb, retention_days: float, max_items: int) -> None:
+        self.db = db
         self.retention_s = retention_days * 86400
         self.max_items = max_items
-        self._db: aiosqlite.Connection | None = None
         self._writes = 0
+        #: response id -> (owner key id, when recorded): ids never change hands, so a hit is final
+        self._owners: dict[str, tuple[str, float]] = {}
+
+    def horizon(self) -> float:
+        return time.time() - self.retention_s
 
     async def open(self) -> None:
-        self._db = await open_sqlite(self.path)
-        await self._db.execute(_SCHEMA)
-        await self.purge()
+        await self.db.open()
+        await self.db.purge(self.horizon())
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        await self.db.close()
 
-    async def purge(self) -> None:
-        assert self._db is not None
-        await self._db.execute("DELETE FROM responses WHERE created < ?", (time.time() - self.retention_s,))
-        await self._db.commit()
+    async def _wrote(self) -> None:
+        self._writes += 1
+        if self._writes % PURGE_EVERY_WRITES == 0:
+            await self.db.purge(self.horizon())
 
     async def get(self, response_id: str, key_id: str) -> list[dict[str, Any]] | None:
-        assert self._db is not None
-        async with self._db.execute("SELECT items, created FROM responses WHERE id = ? AND key_id = ?",
-                                    (response_id, key_id)) as cur:
-            row = await cur.fetchone()
-        if row is None or row[1] < time.time() - self.retention_s:
+        raw = await self.db.items(response_id, key_id, self.horizon())
+        if raw is None:
             return None
-        items: list[dict[str, Any]] = orjson.loads(row[0])
+        items: list[dict[str, Any]] = orjson.loads(raw)
         return items
 
     async def put(self, response_id: str, key_id: str, items: list[dict[str, Any]]) -> None:
-        assert self._db is not None
-        await self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?)",
-                               (response_id, key_id, time.time(), orjson.dumps(items[-self.max_items:])))
-        await self._db.commit()
-        self._writes += 1
-        if self._writes % 500 == 0:
-            await self.purge()
+        await self.claim(response_id, key_id)
+        await self.db.put_items(response_id, key_id, orjson.dumps(items[-self.max_items:]))
+        await self._wrote()
+
+    async def owner(self, response_id: str) -> str | None:
+        """The key that created *response_id* through this gateway, or None (never seen, or expired)."""
+        cached = self._owners.get(response_id)
+        if cached is not None and cached[1] >= self.horizon():
+            return cached[0]
+        found = await self.db.owner(response_id, self.horizon())
+        if found is not None:
+            self._remember(response_id, found)
+        return found
+
+    def remember(self, response_id: str, key_id: str) -> None:
+        """Know the owner in this process at once (before the database write lands)."""
+        self._remember(response_id, key_id)
+
+    def _remember(self, response_id: str, key_id: str) -> None:
+        if len(self._owners) >= OWNER_CACHE_SIZE:
+            self._owners.clear()
+        self._owners.setdefault(response_id, (key_id, time.time()))
+
+    async def claim(self, response_id: str, key_id: str) -> None:
+        """Record that *key_id* created *response_id* (the first claim wins)."""
+        self._remember(response_id, key_id)
+        await self.db.set_owner(response_id, key_id)
+        await self._wrote()
 
 
 #: open from start-up to shutdown
@@ -109,9 +130,7 @@ def relaygate_config_sections() -> dict[str, Spec]:
 @hookimpl
 async def relaygate_startup(gateway: Gateway) -> None:
     cfg = gateway.settings.section(ResponsesStoreConfig)
-    ledger = gateway.settings.section(LedgerConfig)
-    path = cfg.path or str(Path(ledger.path).with_name("relaygate-responses.db"))
-    store = ResponseStore(path, cfg.retention_days, cfg.max_items)
+    store = ResponseStore(make_responses_db(gateway.settings), cfg.retention_days, cfg.max_items)
     await store.open()
     gateway.stash[RESPONSE_STORE] = store
 
@@ -142,7 +161,7 @@ async def _expand(ctx: RequestContext, store: ResponseStore) -> None:
     if prev:
         earlier = await store.get(str(prev), key_id)
         if earlier is None:
-            raise RequestRejected(f"Previous response with id '{prev}' not found.", param="previous_response_id")
+            raise ResponseNotFound(str(prev))
         items = earlier + items
         body = {k: v for k, v in body.items() if k != "previous_response_id"}
         body["input"] = items

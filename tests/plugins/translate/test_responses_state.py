@@ -44,12 +44,12 @@ async def test_previous_response_id_replays_the_conversation_to_a_stateless_prov
 async def test_ids_are_scoped_to_the_key_and_store_false_keeps_nothing(gw, fake_anthropic):
     fake_anthropic.always(Behavior(text="ok"))
     first = await asyncio.to_thread(client(gw).responses.create, model="claude", input="hi")
-    with pytest.raises(openai.BadRequestError) as info:
+    with pytest.raises(openai.NotFoundError) as info:       # as if it never existed
         await asyncio.to_thread(client(gw, OTHER_KEY).responses.create, model="claude", input="x",
                                 previous_response_id=first.id)
     assert info.value.body["param"] == "previous_response_id"
     unstored = await asyncio.to_thread(client(gw).responses.create, model="claude", input="hi", store=False)
-    with pytest.raises(openai.BadRequestError):
+    with pytest.raises(openai.NotFoundError):
         await asyncio.to_thread(client(gw).responses.create, model="claude", input="x",
                                 previous_response_id=unstored.id)
 
