@@ -6,21 +6,24 @@ one). Each rule either blocks (400 in the surface's error shape, naming the
 rule, the kind of data and where; never quoting it) or masks in place
 (``[EMAIL]``, ``[CARD]``, ...).
 
-Input: the text under the body's content fields (messages, input, prompt,
-system, contents, ...), checked in ``relaygate_validate_request`` before any
+Input: every text a provider will read (plugins/guardrails/fields.py: messages,
+content items, text documents, tool results, system prompts, Responses input,
+Gemini parts, ...), checked in ``relaygate_validate_request`` before any
 provider is called. Output: the text of a non-streaming answer, in the
-client's format, through ``relaygate_transform_response``. Streamed answers
-are not filtered (a limitation: the bytes are relayed as they come).
+client's format, through ``relaygate_transform_response``. Text is matched as a
+model reads it (NFKC, zero-width and other format characters removed); masking
+replaces only the match. Streamed answers are not filtered (a limitation: the
+bytes are relayed as they come).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plugins.guardrails.config import GuardrailRule
 from plugins.guardrails.detectors import DESCRIPTIONS, Matcher, expand, keyword_detector
+from plugins.guardrails.fields import INPUT_KEYS, OUTPUT_KEYS, text_fields
 from proxy import hookimpl
 from proxy.errors import RequestRejected
 from proxy.stash import StashKey
@@ -30,15 +33,6 @@ if TYPE_CHECKING:
     from proxy.context import RequestContext
     from proxy.gateway import Gateway
     from proxy.sections import Spec
-
-INPUT_KEYS = frozenset({"messages", "input", "prompt", "system", "contents", "instructions",
-                        "systemInstruction", "system_instruction"})
-OUTPUT_KEYS = frozenset({"choices", "content", "candidates", "output", "output_text", "completion"})
-#: fields that hold identifiers or enums, never user text
-SKIP_KEYS = frozenset({"id", "type", "role", "model", "name", "tool_call_id", "call_id", "finish_reason",
-                       "stop_reason", "finishReason", "object", "index", "image_url", "url", "data",
-                       "mime_type", "mimeType", "signature"})
-
 
 @dataclass(frozen=True)
 class CompiledRule:
@@ -91,41 +85,25 @@ def _split_rules(gateway: Gateway, settings: Settings, endpoint: EndpointConfig)
     return found
 
 
-def texts(obj: Any, path: str, top_keys: frozenset[str] | None) -> Iterator[tuple[Any, Any, str]]:
-    """(container, key, path) of every string under the content fields of *obj*."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if (top_keys is not None and k not in top_keys) or k in SKIP_KEYS:
-                continue
-            sub = f"{path}.{k}" if path else k
-            if isinstance(v, str):
-                yield obj, k, sub
-            else:
-                yield from texts(v, sub, None)
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            if isinstance(v, str):
-                yield obj, i, f"{path}[{i}]"
-            else:
-                yield from texts(v, f"{path}[{i}]", None)
-
-
 def apply(rules: list[CompiledRule], body: dict[str, Any], top_keys: frozenset[str], what: str) -> bool:
     """Block (raise) or mask in place; True when something was masked."""
     masked = False
-    for container, key, path in list(texts(body, "", top_keys)):
+    for field in list(text_fields(body, top_keys)):
+        text = field.get()
+        if text is None:
+            continue
         for rule in rules:
-            text = container[key]
             if rule.block:
                 hit = rule.matcher.find(text)
                 if hit is not None:
                     raise RequestRejected(
                         f"guardrail {rule.name!r} blocked the {what}: {DESCRIPTIONS.get(hit[2], hit[2])} "
-                        f"found in {path}", param=path if what == "request" else None)
+                        f"found in {field.path}", param=field.path if what == "request" else None)
             else:
                 new = rule.matcher.mask(text)
                 if new != text:
-                    container[key] = new
+                    text = new
+                    field.set(new)
                     masked = True
     return masked
 
