@@ -4,7 +4,9 @@ A sampled request gets a capture (``ctx.stash[proxy.upstream.RESPONSE_CAPTURE]``
 keeps a copy of what the client is sent, up to the cap plus a margin (so a
 secret cut at the cap is still recognised by the regexes). When the attempt
 is recorded, a closure goes to the payload writer; redaction, serialisation
-and the cap run at flush time, off the request path. Headers are never stored.
+and the cap run at flush time, off the request path. A stream is redacted as a
+whole (plugins/payloads/stream_redact.py), so a secret split across events does
+not survive in the stored events. Headers are never stored.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from plugins.metering.ledger import PAYLOAD_WRITER
 from plugins.payloads.config import PayloadLoggingConfig
-from plugins.payloads.redact import render
+from plugins.payloads.redact import cap, render
+from plugins.payloads.stream_redact import redact_stream
 from proxy import hookimpl
 from proxy.stash import StashKey
 from proxy.upstream import RESPONSE_CAPTURE
@@ -62,7 +65,12 @@ class Capture:
 def row(record: UsageRecord, body: Any, response: bytes, cut: bool, cfg: PayloadLoggingConfig) -> tuple[Any, ...]:
     paths, patterns = tuple(cfg.redact.json_paths), tuple(cfg.redact.patterns)
     request_text, request_cut = render(body, paths, patterns, cfg.max_bytes)
-    response_text, response_cut = render(response, paths, patterns, cfg.max_bytes, already_cut=cut)
+    if record.stream:
+        # A stream is redacted as a whole: a secret split across events is still one match.
+        response_text, response_cut = cap(redact_stream(response, paths, patterns), cfg.max_bytes)
+        response_cut = response_cut or cut
+    else:
+        response_text, response_cut = render(response, paths, patterns, cfg.max_bytes, already_cut=cut)
     return (record.request_id, record.attempt, record.started_wall, record.endpoint, record.key_id,
             int(record.stream), request_text, response_text, int(request_cut), int(response_cut))
 
