@@ -31,6 +31,7 @@ from proxy.errors import (
 )
 from proxy import resilience
 from proxy.caps import check_caps
+from proxy.scrub import scrub
 from proxy.stash import StashKey
 from proxy.upstream import forward
 
@@ -160,7 +161,9 @@ def _upstream_error(ctx: RequestContext, err: UpstreamStatusError) -> web.Respon
         return error_response(ctx, GatewayError(
             f"provider {route.provider.name!r} rejected the gateway's credentials (HTTP {err.status})",
             status=502, type="upstream_auth_error"))
-    translated = route.exchange.error(err.status, err.body)
+    # Providers quote the credential they were sent: never pass it on, whatever the status.
+    body = scrub(err.body, route.provider.credentials())
+    translated = route.exchange.error(err.status, body)
     if translated is not None:
         status, body = translated
         ctx.status = status
@@ -171,7 +174,7 @@ def _upstream_error(ctx: RequestContext, err: UpstreamStatusError) -> web.Respon
     headers = {"x-request-id": ctx.request_id, "x-relaygate-served-model": route.served.name}
     if "Retry-After" in err.upstream_headers:
         headers["Retry-After"] = err.upstream_headers["Retry-After"]
-    return web.Response(status=err.status, body=err.body, headers=headers,
+    return web.Response(status=err.status, body=body, headers=headers,
                         content_type=err.content_type or "application/json")
 
 

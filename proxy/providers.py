@@ -58,6 +58,17 @@ class Provider:
     def secret(self) -> str | None:
         return self.config.api_key.get_secret_value() if self.config.api_key else None
 
+    def credentials(self) -> list[str]:
+        """Every credential this provider sends upstream (for scrubbing them out of relayed errors):
+        the API key and the values of configured headers that carry a credential. Subclasses
+        holding tokens they mint (Vertex AI) add those."""
+        found = [s for s in (self.secret(),) if s]
+        for name, value in self.extra_headers.items():
+            if any(word in name.lower() for word in _CREDENTIAL_HEADER_WORDS):
+                scheme, _, rest = value.partition(" ")
+                found.append(rest.strip() if rest and scheme.lower() in ("bearer", "basic", "token") else value)
+        return found
+
     async def auth_headers(self) -> dict[str, str]:
         """Headers that authenticate us upstream. Async: some need a token refresh."""
         return {}
@@ -80,6 +91,9 @@ class Provider:
 def json_body(body: dict[str, Any]) -> bytes:
     return orjson.dumps(body)
 
+
+#: configured headers whose names contain one of these carry a credential
+_CREDENTIAL_HEADER_WORDS = ("auth", "key", "token", "secret", "password", "cookie")
 
 ProviderFactory = Callable[[str, ProviderConfig], Provider]
 

@@ -79,6 +79,11 @@ class AccessTokens:
         self._error: BaseException | None = None
         self.refreshes = 0
 
+    @property
+    def current(self) -> str | None:
+        """The access token last minted (None before the first): what an error body could quote."""
+        return self._token
+
     async def token(self) -> str:
         now = self._clock()
         if self._token is not None and now < self._expires_at:

@@ -60,6 +60,10 @@ class VertexProvider(GoogleProvider):
     async def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.tokens.token()}"}
 
+    def credentials(self) -> list[str]:
+        token = self.tokens.current
+        return super().credentials() + ([token] if token else [])
+
     async def close(self) -> None:
         await self.tokens.close()
 
