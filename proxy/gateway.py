@@ -18,7 +18,7 @@ import pluggy
 
 from proxy.apis import ApiRegistry
 from proxy.config import EndpointConfig, Settings
-from proxy.context import Route
+from proxy.context import Principal, Route
 from proxy.errors import RequestRejected, UnknownEndpoint
 from proxy.exchange import Exchange, ExchangeRegistry
 from proxy.hooks import Hooks
@@ -50,21 +50,32 @@ class Runtime:
     _routes: dict[tuple[str, str], list[Route]] = field(default_factory=dict)
     _names: dict[tuple[str, str], str] = field(default_factory=dict)     # resolve_name, per (name, surface)
 
-    def find_endpoint(self, name: str) -> tuple[EndpointConfig, str | None]:
+    def find_endpoint(self, name: str, principal: Principal | None = None) -> tuple[EndpointConfig, str | None]:
+        """The endpoint *name* means (and a wildcard's captured part), or UnknownEndpoint (404).
+
+        The 404 lists only the endpoints *principal* may call (none without one): a key
+        scoped to one endpoint never learns the names of the others.
+        """
         ep = self.exact.get(name)
         if ep is not None:
             return ep, None
         for prefix, wild in self.wildcards:
             if name.startswith(prefix) and len(name) > len(prefix):
                 return wild, name[len(prefix):]
-        known = ", ".join(self.endpoint_names()[:20]) or "none"
+        visible = "" if principal is None else \
+            f" (endpoints this key may call: {', '.join(self.visible_names(principal)[:20]) or 'none'})"
         raise UnknownEndpoint(
             f"model {name!r} is not served by this gateway: no endpoint or alias has that name. An "
             f"administrator can map it in the Relaygate config, e.g. aliases: {{\"{name}\": <endpoint>}} "
-            f"or a pattern such as \"{name.split('-')[0]}-*\" (endpoints: {known})", param="model")
+            f"or a pattern such as \"{name.split('-')[0]}-*\"{visible}", param="model")
 
     def endpoint_names(self) -> list[str]:
         return sorted(self.exact)
+
+    def visible_names(self, principal: Principal) -> list[str]:
+        """The endpoint names (wildcards as ``prefix*``) *principal* may call."""
+        names = [n for n in self.endpoint_names() if principal.may_call(n)]
+        return names + [p + "*" for p, ep in self.wildcards if principal.may_call(ep.name)]
 
     def resolve_name(self, name: str, surface: str = "") -> str:
         """The endpoint a client's model *name* means: an endpoint of that name wins, else the

@@ -67,7 +67,7 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -
         if ctx.endpoint_name != resolved.endpoint:
             ctx.stash[REQUESTED_MODEL] = resolved.endpoint
         # Scope before routing: a key learns nothing about an endpoint it may not call.
-        if not ctx.principal.may_call(runtime.find_endpoint(ctx.endpoint_name)[0].name):
+        if not ctx.principal.may_call(runtime.find_endpoint(ctx.endpoint_name, ctx.principal)[0].name):
             raise PermissionDenied(f"this key may not call endpoint {resolved.endpoint!r}", param="model")
         endpoint, candidates = gateway.candidates(runtime, ctx.endpoint_name, ctx.api.id)
         ctx.endpoint = endpoint

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +29,8 @@ from aiohttp import web
 
 from plugins.admin.config import AdminConfig
 from plugins.keystore.auth import KEY_CACHE, key_cache
-from plugins.keystore.records import new_key, parse_duration, parse_time
+from plugins.keystore.records import new_key
+from plugins.keystore.validation import check_key_fields, expiry_from
 from plugins.limits.config import LimitsConfig
 from plugins.limits.subjects import config_key_names, unknown_key_warnings
 from plugins.metering.ledger import LEDGER
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("relaygate.admin")
 PREFIX = "/admin/v1"
 CREATE_FIELDS = {"name", "owner", "owner_kind", "team", "tags", "endpoints", "expires_at", "expires_in"}
+MAX_BODY_BYTES = 64 * 1024
 
 
 class AdminError(Exception):
@@ -95,7 +96,11 @@ def guarded(gateway: Gateway, handler: Handler) -> Handler:
 
 
 async def _json_body(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise AdminError(413, "invalid_request_error", f"request body is larger than {MAX_BODY_BYTES} bytes")
     raw = await request.read()
+    if len(raw) > MAX_BODY_BYTES:
+        raise AdminError(413, "invalid_request_error", f"request body is larger than {MAX_BODY_BYTES} bytes")
     if not raw.strip():
         if optional:
             return {}
@@ -109,12 +114,8 @@ async def _json_body(request: web.Request, *, optional: bool = False) -> dict[st
     return body
 
 
-def _expiry(body: dict[str, Any], now: float | None = None) -> float | None:
-    if body.get("expires_in") is not None:
-        if body.get("expires_at") is not None:
-            raise ValueError("give expires_at or expires_in, not both")
-        return (now or time.time()) + parse_duration(str(body["expires_in"]))
-    return parse_time(body.get("expires_at"))
+def _expiry(body: dict[str, Any]) -> float | None:
+    return expiry_from(body.get("expires_at"), body.get("expires_in"))
 
 
 def register(routes: RouteTable, gateway: Gateway) -> None:
@@ -123,16 +124,12 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
         unknown = sorted(set(body) - CREATE_FIELDS)
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(unknown)} (known: {', '.join(sorted(CREATE_FIELDS))})")
-        for name in ("name", "owner", "owner_kind", "team"):
-            if name in body and not isinstance(body[name], str):
-                raise ValueError(f"'{name}' must be a string")
-        for name in ("tags", "endpoints"):
-            if body.get(name) is not None and not isinstance(body[name], list):
-                raise ValueError(f"'{name}' must be a list of strings" + (" or null" if name == "endpoints" else ""))
-        record, secret = new_key(name=body.get("name", ""), owner=body.get("owner", ""),
-                                 owner_kind=body.get("owner_kind", "user"), team=body.get("team", ""),
-                                 tags=body.get("tags") or [], endpoints=body.get("endpoints"),
-                                 expires_at=_expiry(body))
+        # Everything is checked before anything is stored: a value that cannot be shown again
+        # (an expiry past year 9999) must never reach the store.
+        fields = check_key_fields(name=body.get("name"), owner=body.get("owner", ""),
+                                  owner_kind=body.get("owner_kind", "user"), team=body.get("team", ""),
+                                  tags=body.get("tags") or [], endpoints=body.get("endpoints"))
+        record, secret = new_key(**fields, expires_at=_expiry(body))
         cache = key_cache(gateway)
         await cache.store.insert(record)
         await cache.refresh()                 # usable on this replica at once

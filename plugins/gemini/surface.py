@@ -69,7 +69,7 @@ def models_handler(gateway: Gateway) -> Handler:
             assert ctx.principal is not None
             wanted = request.match_info.get("endpoint")
             if wanted is not None:
-                endpoint, _ = gateway.runtime.find_endpoint(wanted)
+                endpoint, _ = gateway.runtime.find_endpoint(wanted, ctx.principal)
                 if not ctx.principal.may_call(endpoint.name):
                     raise UnknownEndpoint(f"endpoint {wanted!r} does not exist", param="model")
                 return _json(model_info(wanted), ctx.request_id)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
-from plugins.keystore.records import OWNER_KINDS, KeyRecord, new_key, parse_duration, parse_time
+from plugins.keystore.records import OWNER_KINDS, KeyRecord, new_key
+from plugins.keystore.validation import check_key_fields, expiry_from
 from plugins.keystore.store import KeyStore, make_key_store
 from proxy import hookimpl
 from proxy.config import ConfigError
@@ -52,7 +52,7 @@ def _json(data: Any) -> None:
 def _expiry(at: str | None, in_: str | None) -> float | None:
     if at and in_:
         raise ValueError("give --at/--expires-at or --in/--expires-in, not both")
-    return time.time() + parse_duration(in_) if in_ else parse_time(at)
+    return expiry_from(at or None, in_ or None)
 
 
 def _print_key(record: KeyRecord, fmt: str) -> None:
@@ -67,9 +67,9 @@ def _print_key(record: KeyRecord, fmt: str) -> None:
 
 def cmd_create(args: argparse.Namespace) -> int:
     async def action(store: KeyStore) -> int:
-        record, secret = new_key(name=args.name, owner=args.owner or "", owner_kind=args.owner_kind,
-                                 team=args.team or "", tags=args.tag or [], endpoints=args.endpoint or None,
-                                 expires_at=_expiry(args.expires_at, args.expires_in))
+        fields = check_key_fields(name=args.name, owner=args.owner or "", owner_kind=args.owner_kind,
+                                  team=args.team or "", tags=args.tag or [], endpoints=args.endpoint or None)
+        record, secret = new_key(**fields, expires_at=_expiry(args.expires_at, args.expires_in))
         await store.insert(record)
         if args.format == "json":
             _json({**record.public(), "secret": secret})

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from plugins.keystore.records import ROW_COLUMNS, KeyRecord
+from plugins.keystore.records import ROW_COLUMNS, KeyRecord, from_rows
 
 _LOCK_ID = 0x7267_6B65          # "rgke": serialises schema creation across replicas
 _TIMEOUT = 5.0
@@ -79,7 +79,7 @@ class PostgresKeyStore:
         return KeyRecord.from_row(row) if row else None
 
     async def list(self) -> list[KeyRecord]:
-        return [KeyRecord.from_row(r) for r in await self.pool.fetch(self._select + " ORDER BY created_at, id")]
+        return from_rows(await self.pool.fetch(self._select + " ORDER BY created_at, id"))
 
     async def revoke(self, key_id: str, at: float | None = None) -> KeyRecord | None:
         now = time.time()
@@ -105,7 +105,7 @@ class PostgresKeyStore:
         async with self.pool.acquire() as con, con.transaction(isolation="repeatable_read", readonly=True):
             version = int(await con.fetchval(f"SELECT version FROM {self.changes} WHERE id = 1") or 0)
             rows = await con.fetch(self._select + " ORDER BY created_at, id")
-        return version, [KeyRecord.from_row(r) for r in rows]
+        return version, from_rows(rows)
 
     async def ping(self) -> bool:
         return await self.pool.fetchval("SELECT 1") == 1

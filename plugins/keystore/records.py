@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 from proxy.context import Principal
 
+log = logging.getLogger("relaygate.keystore")
 OwnerKind = Literal["user", "team", "agent"]
 OWNER_KINDS: tuple[str, ...] = ("user", "team", "agent")
 SECRET_PREFIX = "rg-"
@@ -36,9 +38,13 @@ def digest(secret: str) -> str:
 
 
 def iso(ts: float | None) -> str | None:
+    """ISO 8601 (UTC) of epoch seconds; a stored value no date can show comes back as "invalid: <value>"."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError, TypeError):
+        return f"invalid: {ts!r}"
 
 
 def parse_time(value: str | float | int | None) -> float | None:
@@ -130,13 +136,52 @@ class KeyRecord:
 
     @classmethod
     def from_row(cls, r: Any) -> KeyRecord:
+        """A record from a stored row, whatever the row holds: a damaged value never makes a listing
+        (or the key cache) fail. Damaged endpoints scope the key to nothing: fail closed."""
         endpoints = r["endpoints"]
-        return cls(id=r["id"], key_sha256=r["key_sha256"], prefix=r["prefix"], name=r["name"],
-                   owner=r["owner"], owner_kind=r["owner_kind"], team=r["team"],
-                   tags=tuple(json.loads(r["tags"] or "[]")),
-                   endpoints=None if endpoints is None else tuple(json.loads(endpoints)),
-                   created_at=r["created_at"], expires_at=r["expires_at"], revoked_at=r["revoked_at"],
-                   updated_at=r["updated_at"])
+        return cls(id=_text(r["id"]), key_sha256=_text(r["key_sha256"]), prefix=_text(r["prefix"]),
+                   name=_text(r["name"]), owner=_text(r["owner"]), owner_kind=_text(r["owner_kind"]),
+                   team=_text(r["team"]), tags=_string_list(r["tags"]) or (),
+                   endpoints=None if endpoints is None else (_string_list(endpoints) or ()),
+                   created_at=_stamp(r["created_at"]) or 0.0, expires_at=_stamp(r["expires_at"]),
+                   revoked_at=_stamp(r["revoked_at"]), updated_at=_stamp(r["updated_at"]) or 0.0)
+
+
+def from_rows(rows: Any) -> list[KeyRecord]:
+    """Records of *rows*, leaving out (and logging) any row that cannot be read at all."""
+    records = []
+    for r in rows:
+        try:
+            records.append(KeyRecord.from_row(r))
+        except Exception as exc:            # a missing column, a driver surprise: skip this row only
+            log.warning("key store: skipping an unreadable row: %s", type(exc).__name__)
+    return records
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _stamp(value: Any) -> float | None:
+    """Epoch seconds, None when unset; a damaged value reads as the distant past (a damaged
+    ``revoked_at`` or ``expires_at`` still refuses the key: fail closed)."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _string_list(value: Any) -> tuple[str, ...] | None:
+    """A JSON list of strings, or None when the stored text is not one."""
+    try:
+        parsed = json.loads(value or "[]")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
+        return None
+    return tuple(parsed)
 
 
 ROW_COLUMNS = ("id", "key_sha256", "prefix", "name", "owner", "owner_kind", "team", "tags", "endpoints",

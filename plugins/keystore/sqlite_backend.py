@@ -11,7 +11,7 @@ import time
 
 import aiosqlite
 
-from plugins.keystore.records import ROW_COLUMNS, KeyRecord
+from plugins.keystore.records import ROW_COLUMNS, KeyRecord, from_rows
 from plugins.sqlite_files import open_sqlite
 
 SCHEMA = """
@@ -73,7 +73,7 @@ class SqliteKeyStore:
 
     async def list(self) -> list[KeyRecord]:
         async with self.db.execute(_SELECT + " ORDER BY created_at, id") as cur:
-            return [KeyRecord.from_row(r) for r in await cur.fetchall()]
+            return from_rows(await cur.fetchall())
 
     async def revoke(self, key_id: str, at: float | None = None) -> KeyRecord | None:
         now = time.time()

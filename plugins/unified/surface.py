@@ -22,7 +22,7 @@ from aiohttp import web
 
 from plugins.models.listing import callable_models
 from proxy import hookimpl
-from proxy.errors import GatewayError, RequestRejected
+from proxy.errors import GatewayError, PermissionDenied, RequestRejected
 from proxy.gateway import Gateway
 from proxy.pipeline import error_response, new_context, require_principal
 from proxy.surfaces import Handler, Resolved, RouteTable, SurfaceRoute
@@ -69,7 +69,10 @@ def resolve_invocation(ctx: RequestContext, gateway: Gateway) -> Resolved:
     """``/serving-endpoints/{name}/invocations``: the endpoint is in the path and
     its configured task decides the wire API ("any": the body's shape does)."""
     name = ctx.path_params["name"]
-    endpoint, _ = gateway.runtime.find_endpoint(name)
+    endpoint, _ = gateway.runtime.find_endpoint(name, ctx.principal)
+    if ctx.principal is not None and not ctx.principal.may_call(endpoint.name):
+        # before anything about the endpoint (its task) goes into an answer
+        raise PermissionDenied(f"this key may not call endpoint {name!r}", param="model")
     body = ctx.body or {}
     shape = task_of_body(body)
     task = shape if endpoint.task == "any" else endpoint.task
