@@ -203,16 +203,19 @@ async def _admit(limiter: Limiter, ctx: RequestContext, route: Route, plan: Plan
     charges: list[tuple[Limit, int]] = [(limit, 1) for limit in plan.requests]
     tokens: list[tuple[Limit, int]] = []
     body = ctx.body or {}
-    prompt = ctx.api.estimate_input_tokens(body, ctx.raw_body) if plan.tokens or plan.budgets else 0
+    prompt = asked = 0
+    if plan.tokens or plan.budgets:
+        prompt, asked = ctx.api.estimate_input_tokens(body, ctx.raw_body), ctx.api.max_output_tokens(body)
     if plan.tokens:
-        estimate = prompt + ctx.api.max_output_tokens(body)
+        estimate = prompt + asked
         tokens = [(limit, min(estimate, limit.capacity)) for limit in plan.tokens]
         charges.extend(tokens)
     now = limiter.wall()
     buckets = [b.bucket(now) for b in plan.budgets]
     cost = 0
     if plan.budgets:
-        cost = round(worst_case_usd(route.served.prices, prompt, output_bound(ctx.api, body, route)) * _NANO)
+        output = output_bound(ctx.api, body, route, asked)
+        cost = round(worst_case_usd(route.served.prices, prompt, output) * _NANO)
         hold_s = hold_seconds(route)
         budget_charges = [BudgetCharge(name, b.nano_usd, cost, hold_s) for (name, _), b in zip(buckets, plan.budgets)]
     try:

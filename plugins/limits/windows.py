@@ -45,7 +45,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from plugins.limits.rules import Limit
 
@@ -61,8 +61,7 @@ class Denial:
     held: int = 0          # budgets: nano-USD held by requests in flight
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetCharge:
+class BudgetCharge(NamedTuple):
     """One budget a request is admitted against: its period's bucket and what the request holds."""
 
     bucket: str
@@ -139,7 +138,9 @@ class _Holds:
         self.total = 0
 
     def add(self, member: str, deadline: float, amount: int) -> None:
-        self.take(member, None)                          # the same member twice: the new hold replaces it
+        old = self.entries.get(member)
+        if old is not None:                              # the same member twice: the new hold replaces it
+            self.total -= int(old[1])
         self.entries[member] = [deadline, amount]
         self.total += amount
 
@@ -212,10 +213,8 @@ class MemoryBackend:
         now = self.clock()
         for bucket, amount in holds:
             held = self._holds.get(bucket)
-            if held is not None:
+            if held is not None:                          # emptied ones stay until prune(): no churn
                 held.take(member, None if release else amount)
-                if not held.entries:
-                    del self._holds[bucket]
         for limit, reserved, actual, extra in settlements:
             w = self._window(limit)
             w.evict(now - limit.window_s)

@@ -22,13 +22,23 @@ if TYPE_CHECKING:
     from proxy.apis import Api
     from proxy.context import Route
 
-_INPUT_PRICES = ("input", "cached_input", "cache_creation")
-_OUTPUT_PRICES = ("output", "reasoning")
+#: per wire API: (it generates output tokens, the paths of its fields asking for several answers);
+#: read from ``Api.capped`` once, not per request
+_SHAPES: dict[str, tuple[bool, tuple[tuple[str, ...], ...]]] = {}
+
+
+def _shape(api: Api) -> tuple[bool, tuple[tuple[str, ...], ...]]:
+    found = _SHAPES.get(api.id)
+    if found is None:
+        # Embeddings and token counts cap no output: they generate none.
+        found = _SHAPES[api.id] = (any(cap == "max_output_tokens" for _, cap in api.capped),
+                                   tuple(tuple(path.split(".")) for path, cap in api.capped if cap == "max_n"))
+    return found
 
 
 def generates_output(api: Api) -> bool:
     """Whether the API's answers are generated tokens (it caps output; embeddings and counts don't)."""
-    return any(cap == "max_output_tokens" for _, cap in api.capped)
+    return _shape(api)[0]
 
 
 def _number(value: Any) -> int:
@@ -47,28 +57,30 @@ def _number(value: Any) -> int:
 def choices(api: Api, body: dict[str, Any]) -> int:
     """How many answers the request asks for: the largest of its ``max_n``-capped fields, at least 1."""
     most = 1
-    for path, cap in api.capped:
-        if cap != "max_n":
-            continue
+    for path in _shape(api)[1]:
         value: Any = body
-        for part in path.split("."):
+        for part in path:
             value = value.get(part) if isinstance(value, dict) else None
-        most = max(most, _number(value))
+        if value is not None:
+            most = max(most, _number(value))
     return most
 
 
-def output_bound(api: Api, body: dict[str, Any], route: Route) -> int:
-    if not generates_output(api):
+def output_bound(api: Api, body: dict[str, Any], route: Route, asked: int | None = None) -> int:
+    """Output tokens the request may produce; *asked*: its ``max_output_tokens`` when already read."""
+    if not _shape(api)[0]:
         return 0
-    asked = api.max_output_tokens(body)
+    if asked is None:
+        asked = api.max_output_tokens(body)
     return (asked if asked > 0 else route.endpoint.caps.max_output_tokens) * choices(api, body)
 
 
 def worst_case_usd(prices: dict[str, float], prompt_tokens: int, output_tokens: int) -> float:
     if not prices:
         return 0.0
-    per_input = max(prices.get(k, 0.0) for k in _INPUT_PRICES)
-    per_output = max(prices.get(k, 0.0) for k in _OUTPUT_PRICES)
+    price = prices.get
+    per_input = max(price("input", 0.0), price("cached_input", 0.0), price("cache_creation", 0.0))
+    per_output = max(price("output", 0.0), price("reasoning", 0.0))
     return (prompt_tokens * per_input + output_tokens * per_output) / 1_000_000
 
 
