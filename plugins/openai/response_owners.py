@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from plugins.openai.responses_api import RESPONSE_ID_SINK
@@ -84,7 +84,7 @@ async def _check_owner(ctx: RequestContext, store: ResponseStore, response_id: s
     raise ResponseNotFound(response_id)
 
 
-def _sink(ctx: RequestContext, store: ResponseStore) -> Any:
+def _sink(ctx: RequestContext, store: ResponseStore) -> Callable[[str], None]:
     def claim(response_id: str) -> None:
         if ctx.route is None or not ctx.route.passthrough or _CLAIM in ctx.stash:
             return                                   # translated ids are the store's; one claim per request

@@ -15,14 +15,26 @@ import asyncpg
 import orjson
 import pytest
 import yaml
-from limits_support import PG_DSN, REDIS_URL, drop_schema, postgres_schema
+from limits_support import PG_DSN, REDIS_URL, drop_schema, postgres_schema, require_redis, unique_prefix
 from support.behavior import Behavior, Usage
 from support.gateway import TEST_KEY, openai_config
-from test_limits_redis_replicas import free_port, redis_prefix, start_process, wait_ready  # noqa: F401
+from test_limits_redis_replicas import free_port, start_process, wait_ready
+
+from plugins.limits.redis_backend import RedisBackend
 
 AUTH = {"Authorization": f"Bearer {TEST_KEY}", "Content-Type": "application/json"}
 BUDGET_USD = 0.05
 PER_REQUEST_USD = 0.01
+
+
+@pytest.fixture
+async def redis_prefix():
+    await require_redis()
+    prefix = unique_prefix()
+    yield prefix
+    cleaner = RedisBackend(REDIS_URL, prefix)
+    await cleaner.clear()
+    await cleaner.close()
 
 
 @pytest.fixture
