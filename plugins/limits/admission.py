@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from plugins.limits.config import LimitsConfig
 from plugins.limits.rules import Budget, Limit, Plan, Rules
 from plugins.limits.windows import BudgetCharge, LimiterBackend, MemoryBackend, Settlement
-from plugins.limits.worst_case import hold_seconds, output_bound, worst_case_usd
+from plugins.limits.worst_case import hold_rates, hold_seconds, output_bound, worst_case_usd
 from plugins.metrics.prometheus import METRICS
 from proxy import hookimpl
 from proxy.errors import GatewayError, LimitExceeded, PermissionDenied
@@ -215,7 +215,7 @@ async def _admit(limiter: Limiter, ctx: RequestContext, route: Route, plan: Plan
     cost = 0
     if plan.budgets:
         output = output_bound(ctx.api, body, route, asked)
-        cost = round(worst_case_usd(route.served.prices, prompt, output) * _NANO)
+        cost = round(worst_case_usd(hold_rates(route), prompt, output) * _NANO)
         hold_s = hold_seconds(route)
         budget_charges = [BudgetCharge(name, b.nano_usd, cost, hold_s) for (name, _), b in zip(buckets, plan.budgets)]
     try:

@@ -3,7 +3,9 @@
     prompt estimate x the highest input-side price
     + max output tokens x choices x the highest output-side price
 
-at the chosen served model's ``prices`` (USD per million tokens). The output bound is
+at the chosen served model's prices (USD per million tokens: its config ``prices``, else the
+price catalogue's, taking the highest long-context tier; a model neither prices holds
+nothing, as it spends nothing). The output bound is
 the request's own ``max_tokens`` (``max_completion_tokens``, ``max_output_tokens``,
 Gemini's ``maxOutputTokens``); when it names none, the endpoint's
 ``caps.max_output_tokens`` (default 131072) stands for the model's maximum output, so
@@ -17,6 +19,8 @@ that is mostly CJK, which is the case where a hold is not an upper bound.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from plugins.metering.pricing import route_prices
 
 if TYPE_CHECKING:
     from proxy.apis import Api
@@ -73,6 +77,20 @@ def output_bound(api: Api, body: dict[str, Any], route: Route, asked: int | None
     if asked is None:
         asked = api.max_output_tokens(body)
     return (asked if asked > 0 else route.endpoint.caps.max_output_tokens) * choices(api, body)
+
+
+def hold_rates(route: Route) -> dict[str, float]:
+    """The highest rate of each kind an attempt on *route* may be billed at (what pricing bills)."""
+    source = route_prices(route)
+    if source.config_prices is not None:
+        return source.config_prices
+    if source.catalogue is None:
+        return {}
+    rates = dict(source.catalogue.rates)
+    for _, tier in source.catalogue.tiers:          # the prompt estimate may sit below a tier's threshold
+        for kind, rate in tier.items():
+            rates[kind] = max(rates.get(kind, 0.0), rate)
+    return rates
 
 
 def worst_case_usd(prices: dict[str, float], prompt_tokens: int, output_tokens: int) -> float:
