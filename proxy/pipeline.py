@@ -165,9 +165,9 @@ def _upstream_error(ctx: RequestContext, err: UpstreamStatusError) -> web.Respon
     body = scrub(err.body, route.provider.credentials())
     translated = route.exchange.error(err.status, body)
     if translated is not None:
-        status, body = translated
+        status, client_body = translated
         ctx.status = status
-        return web.Response(status=status, body=orjson.dumps(body), content_type="application/json",
+        return web.Response(status=status, body=orjson.dumps(client_body), content_type="application/json",
                             headers={"x-request-id": ctx.request_id,
                                      "x-relaygate-served-model": route.served.name})
     ctx.status = err.status

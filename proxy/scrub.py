@@ -44,7 +44,7 @@ def _fragment_spans(body: bytes, secret: bytes) -> list[tuple[int, int]]:
     """Spans of *body* that are runs of at least MIN_FRAGMENT characters of *secret*."""
     spans = []
     n = len(secret)
-    for k in range(0, n - MIN_FRAGMENT + 1):
+    for k in range(n - MIN_FRAGMENT + 1):
         window = secret[k:k + MIN_FRAGMENT]
         i = body.find(window)
         while i >= 0:

@@ -51,7 +51,7 @@ class TextField:
     def get(self) -> str | None:
         value = self.container[self.key]
         if self.encoding == "plain":
-            return value                                   # type: ignore[no-any-return]
+            return str(value)
         raw = value[len(self.prefix):]
         try:
             return base64.b64decode(raw, validate=True).decode("utf-8")

@@ -1,7 +1,7 @@
 """What a model reads, as the detectors should see it: NFKC, without format characters.
 
 Tricks that keep PII and keywords legible to a model but not to a regex: fullwidth forms
-(``alice＠example.com``), ligatures and other compatibility characters (folded by NFKC),
+(``alice\uff20example.com``), ligatures and other compatibility characters (folded by NFKC),
 and zero-width or other format characters (Unicode category Cf: ``\\u200b``, ``\\u200d``,
 ``\\u2060``, soft hyphens, bidi controls) inside a card number or a keyword. The detectors
 run on the normalized text; :class:`Normalized` maps every span found there back to the

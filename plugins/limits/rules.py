@@ -138,7 +138,7 @@ class Rules:
         for b in config.budgets:
             self._budget_rules.setdefault(b.scope, []).append(b)
         self.empty = not config.rules and not config.budgets
-        self._cache: dict[tuple[str, str, str, str], Plan] = {}
+        self._cache: dict[tuple[str, str, str, str, str], Plan] = {}
 
     def plan(self, principal: Principal, endpoint: str) -> Plan:
         k = (principal.key_id, principal.key_name, principal.owner, principal.team, endpoint)

@@ -110,7 +110,8 @@ def _json_array(text: str) -> tuple[list[Any], str] | None:
     stripped = text.lstrip()
     if not stripped.startswith("["):
         return None
-    decoder, i, items = json.JSONDecoder(), 1, []
+    decoder, i = json.JSONDecoder(), 1
+    items: list[Any] = []
     while True:
         while i < len(stripped) and stripped[i] in " \t\r\n,":
             i += 1

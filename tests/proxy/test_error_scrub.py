@@ -104,5 +104,6 @@ async def test_the_openai_sdk_shows_the_message_without_the_key(fake_openai, fak
 
 def test_scrub_keeps_everything_else_byte_for_byte():
     body = f'{{"error": {{"message": "bad key {OPENAI_KEY}, last four r7 ok", "code": "é"}}}}'.encode()
-    assert scrub(body, [OPENAI_KEY]) == '{"error": {"message": "bad key [REDACTED], last four r7 ok", "code": "é"}}'.encode()
+    expected = '{"error": {"message": "bad key [REDACTED], last four r7 ok", "code": "é"}}'.encode()
+    assert scrub(body, [OPENAI_KEY]) == expected
     assert scrub(b"nothing to see", [OPENAI_KEY, "short"]) == b"nothing to see"

@@ -133,5 +133,6 @@ async def test_damaged_rows_never_make_a_listing_fail(gw, tmp_path, capsys):
     cfg["storage"]["ledger"] = {"path": str(tmp_path / "l.db")}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     capsys.readouterr()
-    assert await asyncio.to_thread(main, ["keys", "list", "--config", str(tmp_path / "c.yaml"), "--format", "json"]) == 0
+    argv = ["keys", "list", "--config", str(tmp_path / "c.yaml"), "--format", "json"]
+    assert await asyncio.to_thread(main, argv) == 0
     assert {k["name"] for k in json.loads(capsys.readouterr().out)} == {"good", "damaged", "revoked"}

@@ -60,7 +60,7 @@ async def test_twenty_concurrent_requests_never_pass_a_three_cent_budget(fake_op
         results = await burst(gw.url, 20, chat())
         statuses = [s for s, _ in results]
         assert statuses.count(200) == 3 and statuses.count(429) == 17, statuses
-        held = [b for s, b in results if s == 429][0]["error"]["message"]
+        held = next(b for s, b in results if s == 429)["error"]["message"]
         assert "held by requests in flight" in held and "up to $0.01" in held
         assert len(fake_openai.requests) == 3
         assert await spent(gw) == 3 * CENT                               # exactly the budget, not $0.20
