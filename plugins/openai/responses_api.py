@@ -4,21 +4,22 @@ Validation follows the reference (the Databricks Foundation Model REST API docs)
 ranges, the shape of ``input`` items and content blocks, function tools. What agents send
 beyond it passes through untouched: ``custom``/``web_search``/``namespace``/
 ``tool_search`` tools, reasoning items with ``encrypted_content``,
-``client_metadata``, ``include``, ``text.verbosity``. The gateway keeps no
-state, so ``background``, ``conversation``, ``service_tier`` and ``store: true``
-are refused with 400 (``store: false``, which Codex sends on every call, is fine).
+``client_metadata``, ``include``, ``text.verbosity``. ``store`` may be true or
+false: OpenAI keeps its own responses, and for translated models the gateway keeps them
+(plugins/openai/responses_store.py). ``background``, ``conversation`` and
+``service_tier`` are refused with 400: they need state or choices the gateway does not have.
 """
 
 from __future__ import annotations
 
-import contextvars
 from typing import Any
 
 import orjson
 
 from proxy.checks import boolean, int_at_least, number_in, object_field, one_of
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
-from proxy import hookimpl
+from plugins.openai.responses_stream import CURRENT_STREAM, error_event_fields
+from proxy import hookimpl, sse
 from proxy.apis import STREAM_COMPLETE, STREAM_PROVIDER_ERROR, Api, ApiRegistry, StreamMeter, starts_with_type
 from proxy.usage import Usage
 from proxy.errors import GatewayError, RequestRejected
@@ -33,9 +34,8 @@ FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response
 _COMPLETE_PREFIXES = (b'{"type":"response.completed"', b'{"type":"response.incomplete"')
 _FAILED_PREFIXES = (b'{"type":"response.failed"', b'{"type":"error"')
 
-#: The stream meter of the request being relayed, so a mid-stream error event can
-#: continue its ``sequence_number`` (each request runs in its own asyncio task).
-_current_meter: contextvars.ContextVar[ResponsesStreamMeter] = contextvars.ContextVar("responses_meter")
+#: how much of a passthrough stream's first event is kept, to end a broken stream with its snapshot
+FIRST_EVENT_LIMIT = 1 << 20
 
 
 def _reject(message: str, param: str) -> RequestRejected:
@@ -66,14 +66,19 @@ def usage_from_responses(u: Any) -> Usage:
 
 class ResponsesStreamMeter(StreamMeter):
     """Usage from ``response.completed`` (or incomplete/failed); remembers the last
-    ``sequence_number`` with one cheap byte search per chunk."""
+    ``sequence_number`` with one cheap byte search per chunk, and the first event (the
+    ``response.created`` snapshot) so a stream the provider breaks still ends in
+    ``response.failed``."""
 
-    __slots__ = ("last_sequence",)
+    __slots__ = ("last_sequence", "_failed", "_head", "_first")
 
     def __init__(self) -> None:
         super().__init__()
         self.last_sequence = -1
-        _current_meter.set(self)
+        self._failed = False
+        self._head: bytes | None = b""
+        self._first = b""
+        CURRENT_STREAM.set(self)
 
     def feed(self, chunk: bytes) -> None:
         i = chunk.rfind(b'"sequence_number":')
@@ -84,6 +89,8 @@ class ResponsesStreamMeter(StreamMeter):
                 end += 1
             if end:
                 self.last_sequence = max(self.last_sequence, int(digits[:end]))
+        if self._head is not None:
+            self._keep_first_event(chunk)
         super().feed(chunk)
 
     def terminal(self, payload: bytes) -> str:
@@ -91,9 +98,42 @@ class ResponsesStreamMeter(StreamMeter):
             return STREAM_COMPLETE
         return STREAM_PROVIDER_ERROR if starts_with_type(payload, _FAILED_PREFIXES) else ""
 
+    def _keep_first_event(self, chunk: bytes) -> None:
+        head = self._head = (self._head or b"") + chunk
+        end = head.find(b"\n\n")
+        if end >= 0 or len(head) > FIRST_EVENT_LIMIT:
+            self._first = head[:end] if end >= 0 else b""
+            self._head = None
+
     def on_event(self, event: dict[str, Any]) -> None:
         if event.get("type") in FINAL_EVENTS:
             self.usage = usage_from_responses((event.get("response") or {}).get("usage"))
+
+    def _created_snapshot(self) -> dict[str, Any] | None:
+        for line in self._first.split(b"\n"):
+            if line.startswith(b"data:"):
+                try:
+                    event = orjson.loads(line[5:])
+                except orjson.JSONDecodeError:
+                    return None
+                snapshot = event.get("response") if isinstance(event, dict) else None
+                return dict(snapshot) if isinstance(snapshot, dict) else None
+        return None
+
+    def fail(self, error: dict[str, Any]) -> bytes:
+        if self._failed or self.end in (STREAM_COMPLETE, STREAM_PROVIDER_ERROR):
+            return b""                           # the provider's own terminal event went out
+        seq = self.last_sequence + 1
+        fields = error_event_fields(error)
+        out = sse.event("error", {"type": "error", **fields, "sequence_number": seq})
+        snapshot = self._created_snapshot()
+        if snapshot is not None:
+            # OpenAI's Response.error.code is an enum: the relay's failures are server_error there
+            snapshot.update(status="failed", error={"code": "server_error", "message": fields["message"]})
+            out += sse.event("response.failed", {"type": "response.failed", "response": snapshot,
+                                                 "sequence_number": seq + 1})
+        self._failed = True
+        return out
 
 
 # ---------------------------------------------------------------- input items
@@ -162,7 +202,8 @@ _ITEM_CHECKS = {"message": _message, "function_call": _function_call,
                 "function_call_output": _function_call_output, "reasoning": _reasoning}
 
 
-def _input(value: Any) -> None:
+def check_input(value: Any) -> None:
+    """``input``: a string or a list of items, each checked by its type."""
     if isinstance(value, str):
         return
     if not isinstance(value, list):
@@ -228,12 +269,10 @@ def _text(body: dict[str, Any]) -> None:
 
 
 def _unsupported(body: dict[str, Any]) -> None:
-    """Stateful features a stateless gateway cannot honour."""
+    """Features the gateway cannot honour on every model."""
     if body.get("background") not in (None, False):
         raise _reject("'background' is not supported: background processing needs stored responses",
                       "background")
-    if body.get("store") not in (None, False):
-        raise _reject("'store' must be false or omitted: stored responses are not supported", "store")
     if body.get("conversation") is not None:
         raise _reject("'conversation' is not supported: the Conversations API needs stored state", "conversation")
     if body.get("service_tier") is not None:
@@ -261,17 +300,20 @@ class OpenAIResponses(Api):
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         _unsupported(body)
-        _input(body.get("input"))
+        check_input(body.get("input"))
         instructions = body.get("instructions")
         if instructions is not None and not isinstance(instructions, (str, list)):
             raise _reject("'instructions' must be a string", "instructions")
         number_in(body, "temperature", 0, 2)
         number_in(body, "top_p", 0, 1, lo_open=True)
+        number_in(body, "presence_penalty", -2, 2)
+        number_in(body, "frequency_penalty", -2, 2)
         int_at_least(body, "max_output_tokens", 1)
         int_at_least(body, "max_tool_calls", 1)
         int_at_least(body, "top_logprobs", 0, 20)
         boolean(body, "stream")
         boolean(body, "parallel_tool_calls")
+        boolean(body, "store")
         if object_field(body, "stream_options") is not None and body.get("stream") is not True:
             raise _reject("'stream_options' is only allowed when 'stream' is true", "stream_options")
         reasoning = object_field(body, "reasoning")
@@ -309,12 +351,13 @@ class OpenAIResponses(Api):
         return openai_quota_exhausted(body)
 
     def stream_error_event(self, err: GatewayError, request_id: str) -> bytes:
-        """OpenAI's ``ResponseErrorEvent``, numbered after the last event relayed."""
-        meter = _current_meter.get(None)
+        """OpenAI's error event numbered after the last event relayed, then ``response.failed``
+        (the one terminal event Open Responses requires)."""
         error = openai_error_body(err, request_id)["error"]
-        event = {"type": "error", "code": error["code"] or error["type"], "message": error["message"],
-                 "param": error["param"], "sequence_number": (meter.last_sequence + 1) if meter else 0}
-        return b"event: error\ndata: " + orjson.dumps(event) + b"\n\n"
+        stream = CURRENT_STREAM.get(None)
+        if stream is not None:
+            return stream.fail(error)
+        return sse.event("error", {"type": "error", **error_event_fields(error), "sequence_number": 0})
 
 
 @hookimpl

@@ -186,7 +186,7 @@ def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
     _tools(body, chat, opts)
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
-    for name in ("temperature", "top_p", "prompt_cache_key"):
+    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "prompt_cache_key"):
         if body.get(name) is not None:
             chat[name] = body[name]
     if body.get("top_logprobs"):
@@ -225,9 +225,11 @@ def output_items(msg: dict[str, Any], custom: set[str]) -> list[dict[str, Any]]:
         payload = {"tb": msg["thinking_blocks"], **payload}
     if msg.get("reasoning_content") or payload:
         rc = msg.get("reasoning_content")
-        items.append({"id": new_id("rs_"), "type": "reasoning",
-                      "summary": [{"type": "summary_text", "text": rc}] if rc else [],
-                      "encrypted_content": carry(payload) if payload else None})
+        item: dict[str, Any] = {"id": new_id("rs_"), "type": "reasoning",
+                                "summary": [{"type": "summary_text", "text": rc}] if rc else []}
+        if payload:                          # optional, never null
+            item["encrypted_content"] = carry(payload)
+        items.append(item)
     content = msg.get("content")
     text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
     if text or not msg.get("tool_calls"):

@@ -218,10 +218,9 @@ class FakeOpenAI(FakeUpstream):
             "safety_identifier": None, "service_tier": "default", "store": body.get("store", True),
             "temperature": 1.0, "text": {"format": {"type": "text"}, "verbosity": "medium"},
             "tool_choice": "auto", "tools": [], "top_logprobs": 0, "top_p": 1.0, "truncation": "disabled",
-            "usage": usage, "metadata": {},
+            "presence_penalty": 0.0, "frequency_penalty": 0.0,
+            "usage": usage, "metadata": {},   # usage: null in the created/in_progress snapshots
         }
-        if usage is None:  # the spec has no nullable usage; in-progress snapshots omit it
-            del obj["usage"]
         return obj
 
     def _output_items(self, b: Behavior) -> list[dict]:
