@@ -29,6 +29,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.translate.registry",
     "plugins.models.listing",
     "plugins.openai.responses_store",
+    "plugins.openai.responses_compact",
     "plugins.auth.keys",
     "plugins.keystore.auth",
     "plugins.agents.governance",

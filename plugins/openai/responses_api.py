@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from proxy.checks import boolean, int_at_least, number_in, object_field, one_of
+from plugins.openai.compaction import replace_gateway_compactions
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
 from plugins.openai.responses_stream import CURRENT_STREAM, error_event_fields
 from proxy import hookimpl, sse
@@ -198,8 +199,13 @@ def _reasoning(item: dict[str, Any], where: str) -> None:
     _string(item, "encrypted_content", where)
 
 
+def _compaction(item: dict[str, Any], where: str) -> None:
+    _string(item, "encrypted_content", where, required=True)
+
+
 _ITEM_CHECKS = {"message": _message, "function_call": _function_call,
-                "function_call_output": _function_call_output, "reasoning": _reasoning}
+                "function_call_output": _function_call_output, "reasoning": _reasoning,
+                "compaction": _compaction}
 
 
 def check_input(value: Any) -> None:
@@ -331,6 +337,10 @@ class OpenAIResponses(Api):
         object_field(body, "prompt")
 
     def upstream_body(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
+        # A compaction another model made through the gateway is its summary to OpenAI too.
+        items = replace_gateway_compactions(body.get("input"))
+        if items is not body.get("input"):
+            body = {**body, "input": items}
         # Responses streams always end with usage in response.completed; the
         # reference's stream_options.include_usage means nothing to OpenAI (400 there).
         options = body.get("stream_options")

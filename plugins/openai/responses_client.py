@@ -8,7 +8,8 @@ holding the Anthropic thinking blocks (``tb``) and Gemini thought
 signatures (``gsig`` by call id, ``msig``), so they come back verbatim when
 the client replays the item, as Codex does with ``store: false``.
 ``custom`` tools (Codex ``apply_patch``) become function tools taking one
-string ``input`` and come back as ``custom_tool_call`` items.
+string ``input`` and come back as ``custom_tool_call`` items. A ``compaction`` item the
+gateway made (plugins/openai/compaction.py) becomes a user message with its summary.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from plugins.translate.pivot import (
     now,
     uncarry,
 )
+from plugins.openai.compaction import summary_message, summary_of
 from plugins.openai.responses_stream import (
     ResponsesEmitter,
     response_object,
@@ -164,6 +166,14 @@ def _input_messages(body: dict[str, Any], opts: Options) -> list[dict[str, Any]]
             args = item.get("arguments", "") if kind == "function_call" else dumps({"input": item.get("input", "")})
             m.setdefault("tool_calls", []).append({"id": item.get("call_id", ""), "type": "function",
                                                    "function": {"name": item.get("name", ""), "arguments": args}})
+        elif kind == "compaction":
+            summary = summary_of(item)
+            if summary is None:
+                opts.unsupported("input.compaction", "a compaction made by OpenAI is encrypted for OpenAI models only")
+                continue
+            current = None
+            msg = summary_message(summary)
+            messages.append({"role": "user", "content": _content_parts(msg["content"], opts)})
         elif kind in ("function_call_output", "custom_tool_call_output"):
             current = None
             out = item.get("output")

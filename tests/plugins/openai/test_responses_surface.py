@@ -137,6 +137,7 @@ async def test_stateful_fields_are_refused_naming_the_field(gw, fake_openai, fie
     ({"top_p": 0}, "top_p"),
     ({"presence_penalty": 2.5}, "presence_penalty"),
     ({"store": "yes"}, "store"),
+    ({"input": [{"type": "compaction"}]}, "input[0].encrypted_content"),
     ({"max_output_tokens": 0}, "max_output_tokens"),
     ({"top_logprobs": 21}, "top_logprobs"),
     ({"input": 7}, "input"),
