@@ -10,6 +10,7 @@ import aiohttp
 import openai
 import pytest
 from openai_gateway_config import all_tasks_config
+from plugins.openai.responses_api import ResponsesStreamMeter
 from support.behavior import Behavior, ToolCall, Usage
 from support.captures import CAPTURES
 from support.gateway import TEST_KEY, metric_value, run_gateway, settings_for
@@ -211,6 +212,17 @@ async def test_broken_stream_ends_with_a_numbered_error_event(gw, fake_openai):
         validate_union("openai", "ResponseStreamEvent", json.loads(d))
     rows = await gw.ledger_rows()
     assert rows[0]["error"] == "protocol" and rows[0]["status"] == 502
+
+
+def test_a_stream_that_already_ended_gets_no_second_terminal_event():
+    meter = ResponsesStreamMeter()
+    meter.feed(b'event: response.created\ndata: {"type":"response.created","response":{"id":"resp_1"},'
+               b'"sequence_number":0}\n\n')
+    assert b"response.failed" in meter.fail({"message": "cut", "type": "server_error"})
+    meter = ResponsesStreamMeter()
+    meter.feed(b'event: response.failed\ndata: {"type":"response.failed","response":{"id":"resp_1","usage":null},'
+               b'"sequence_number":3}\n\n')
+    assert meter.fail({"message": "cut", "type": "server_error"}) == b""
 
 
 async def test_auth_unknown_endpoint_and_unknown_path_answer_in_openai_shape(gw, fake_openai):
