@@ -30,6 +30,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.models.listing",
     "plugins.openai.responses_store",
     "plugins.openai.response_owners",
+    "plugins.openai.responses_compact",
     "plugins.auth.keys",
     "plugins.keystore.auth",
     "plugins.agents.governance",

@@ -17,6 +17,7 @@ PATHS = {
     "openai.completions": "/completions",
     "openai.embeddings": "/embeddings",
     "openai.responses": "/responses",
+    "openai.responses.compact": "/responses/compact",
     "openai.responses.input_tokens": "/responses/input_tokens",
 }
 _COMPATIBLE_APIS = frozenset({"openai.chat", "openai.completions", "openai.embeddings"})
@@ -67,7 +68,7 @@ class AzureOpenAIProvider(OpenAIProvider):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.kind = "azure_openai"
-        self.apis = _COMPATIBLE_APIS | {"openai.responses"}
+        self.apis = _COMPATIBLE_APIS | {"openai.responses", "openai.responses.compact"}
         key = self.secret()
         self._auth = {"api-key": key} if key else {}
         self._version = self.config.api_version or "2024-10-21"
@@ -76,8 +77,8 @@ class AzureOpenAIProvider(OpenAIProvider):
         raise ValueError(f"providers.{self.name}.base_url is required for Azure OpenAI")
 
     def url(self, api: str, model: str) -> str:
-        if api == "openai.responses":
-            return f"{self.base_url}/openai/v1/responses"
+        if api in ("openai.responses", "openai.responses.compact"):
+            return f"{self.base_url}/openai/v1{PATHS[api]}"
         return (f"{self.base_url}/openai/deployments/{path_segment(model)}{PATHS[api]}?"
                 + urlencode({"api-version": self._version}))
 

@@ -4,9 +4,10 @@ Validation follows the reference (the Databricks Foundation Model REST API docs)
 ranges, the shape of ``input`` items and content blocks, function tools. What agents send
 beyond it passes through untouched: ``custom``/``web_search``/``namespace``/
 ``tool_search`` tools, reasoning items with ``encrypted_content``,
-``client_metadata``, ``include``, ``text.verbosity``. The gateway keeps no
-state, so ``background``, ``conversation``, ``service_tier`` and ``store: true``
-are refused with 400 (``store: false``, which Codex sends on every call, is fine).
+``client_metadata``, ``include``, ``text.verbosity``. ``store`` may be true or
+false: OpenAI keeps its own responses, and for translated models the gateway keeps them
+(plugins/openai/responses_store.py). ``background``, ``conversation`` and
+``service_tier`` are refused with 400: they need state or choices the gateway does not have.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 import orjson
 
 from proxy.checks import boolean, int_at_least, number_in, object_field, one_of
+from plugins.openai.compaction import replace_gateway_compactions
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
-from proxy import hookimpl
+from plugins.openai.responses_stream import CURRENT_STREAM, error_event_fields
+from proxy import hookimpl, sse
 from proxy.apis import STREAM_COMPLETE, STREAM_PROVIDER_ERROR, Api, ApiRegistry, StreamMeter, starts_with_type
 from proxy.usage import Usage
 from proxy.errors import GatewayError, RequestRejected
@@ -34,9 +37,6 @@ FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response
 _COMPLETE_PREFIXES = (b'{"type":"response.completed"', b'{"type":"response.incomplete"')
 _FAILED_PREFIXES = (b'{"type":"response.failed"', b'{"type":"error"')
 
-#: The stream meter of the request being relayed, so a mid-stream error event can
-#: continue its ``sequence_number`` (each request runs in its own asyncio task).
-_current_meter: contextvars.ContextVar[ResponsesStreamMeter] = contextvars.ContextVar("responses_meter")
 #: called with a streamed response's id the moment the stream reveals it, before the client reads
 #: it; set for each Responses request by plugins/openai/response_owners.py, which records its owner
 RESPONSE_ID_SINK: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
@@ -44,6 +44,8 @@ RESPONSE_ID_SINK: contextvars.ContextVar[Callable[[str], None] | None] = context
 #: how much of a stream's start is searched for the response id (response.created echoes the
 #: request's instructions and tools, so it can be long)
 ID_SEARCH_BYTES = 4 << 20
+#: how much of a passthrough stream's first event is kept, to end a broken stream with its snapshot
+FIRST_EVENT_LIMIT = 1 << 20
 
 
 def _reject(message: str, param: str) -> RequestRejected:
@@ -74,22 +76,27 @@ def usage_from_responses(u: Any) -> Usage:
 
 class ResponsesStreamMeter(StreamMeter):
     """Usage from ``response.completed`` (or incomplete/failed); remembers the last
-    ``sequence_number`` with one cheap byte search per chunk, and the response id from the
-    first event that carries one."""
+    ``sequence_number`` with one cheap byte search per chunk, the response id from the first
+    event that carries one (its owner is recorded), and the first event (the
+    ``response.created`` snapshot) so a stream the provider breaks still ends in
+    ``response.failed``."""
 
-    __slots__ = ("last_sequence", "response_id", "_head")
+    __slots__ = ("last_sequence", "response_id", "_id_head", "_failed", "_head", "_first")
 
     def __init__(self) -> None:
         super().__init__()
         self.last_sequence = -1
         self.response_id: str | None = None        # "" once the search gave up
-        self._head = b""
-        _current_meter.set(self)
+        self._id_head = b""
+        self._failed = False
+        self._head: bytes | None = b""
+        self._first = b""
+        CURRENT_STREAM.set(self)
 
     def _find_response_id(self, chunk: bytes) -> None:
-        self._head += chunk
-        while (nl := self._head.find(b"\n")) >= 0:
-            line, self._head = self._head[:nl], self._head[nl + 1:]
+        self._id_head += chunk
+        while (nl := self._id_head.find(b"\n")) >= 0:
+            line, self._id_head = self._id_head[:nl], self._id_head[nl + 1:]
             if not line.startswith(b"data:") or b'"response"' not in line:
                 continue
             try:
@@ -99,13 +106,13 @@ class ResponsesStreamMeter(StreamMeter):
             response = event.get("response") if isinstance(event, dict) else None
             rid = response.get("id") if isinstance(response, dict) else None
             if isinstance(rid, str) and rid:
-                self.response_id, self._head = rid, b""
+                self.response_id, self._id_head = rid, b""
                 sink = RESPONSE_ID_SINK.get()
                 if sink is not None:
                     sink(rid)
                 return
-        if len(self._head) > ID_SEARCH_BYTES:
-            self.response_id, self._head = "", b""
+        if len(self._id_head) > ID_SEARCH_BYTES:
+            self.response_id, self._id_head = "", b""
 
     def feed(self, chunk: bytes) -> None:
         if self.response_id is None:
@@ -118,6 +125,8 @@ class ResponsesStreamMeter(StreamMeter):
                 end += 1
             if end:
                 self.last_sequence = max(self.last_sequence, int(digits[:end]))
+        if self._head is not None:
+            self._keep_first_event(chunk)
         super().feed(chunk)
 
     def terminal(self, payload: bytes) -> str:
@@ -125,9 +134,42 @@ class ResponsesStreamMeter(StreamMeter):
             return STREAM_COMPLETE
         return STREAM_PROVIDER_ERROR if starts_with_type(payload, _FAILED_PREFIXES) else ""
 
+    def _keep_first_event(self, chunk: bytes) -> None:
+        head = self._head = (self._head or b"") + chunk
+        end = head.find(b"\n\n")
+        if end >= 0 or len(head) > FIRST_EVENT_LIMIT:
+            self._first = head[:end] if end >= 0 else b""
+            self._head = None
+
     def on_event(self, event: dict[str, Any]) -> None:
         if event.get("type") in FINAL_EVENTS:
             self.usage = usage_from_responses((event.get("response") or {}).get("usage"))
+
+    def _created_snapshot(self) -> dict[str, Any] | None:
+        for line in self._first.split(b"\n"):
+            if line.startswith(b"data:"):
+                try:
+                    event = orjson.loads(line[5:])
+                except orjson.JSONDecodeError:
+                    return None
+                snapshot = event.get("response") if isinstance(event, dict) else None
+                return dict(snapshot) if isinstance(snapshot, dict) else None
+        return None
+
+    def fail(self, error: dict[str, Any]) -> bytes:
+        if self._failed or self.end in (STREAM_COMPLETE, STREAM_PROVIDER_ERROR):
+            return b""                           # the provider's own terminal event went out
+        seq = self.last_sequence + 1
+        fields = error_event_fields(error)
+        out = sse.event("error", {"type": "error", **fields, "sequence_number": seq})
+        snapshot = self._created_snapshot()
+        if snapshot is not None:
+            # OpenAI's Response.error.code is an enum: the relay's failures are server_error there
+            snapshot.update(status="failed", error={"code": "server_error", "message": fields["message"]})
+            out += sse.event("response.failed", {"type": "response.failed", "response": snapshot,
+                                                 "sequence_number": seq + 1})
+        self._failed = True
+        return out
 
 
 # ---------------------------------------------------------------- input items
@@ -192,11 +234,17 @@ def _reasoning(item: dict[str, Any], where: str) -> None:
     _string(item, "encrypted_content", where)
 
 
+def _compaction(item: dict[str, Any], where: str) -> None:
+    _string(item, "encrypted_content", where, required=True)
+
+
 _ITEM_CHECKS = {"message": _message, "function_call": _function_call,
-                "function_call_output": _function_call_output, "reasoning": _reasoning}
+                "function_call_output": _function_call_output, "reasoning": _reasoning,
+                "compaction": _compaction}
 
 
-def _input(value: Any) -> None:
+def check_input(value: Any) -> None:
+    """``input``: a string or a list of items, each checked by its type."""
     if isinstance(value, str):
         return
     if not isinstance(value, list):
@@ -262,12 +310,10 @@ def _text(body: dict[str, Any]) -> None:
 
 
 def _unsupported(body: dict[str, Any]) -> None:
-    """Stateful features a stateless gateway cannot honour."""
+    """Features the gateway cannot honour on every model."""
     if body.get("background") not in (None, False):
         raise _reject("'background' is not supported: background processing needs stored responses",
                       "background")
-    if body.get("store") not in (None, False):
-        raise _reject("'store' must be false or omitted: stored responses are not supported", "store")
     if body.get("conversation") is not None:
         raise _reject("'conversation' is not supported: the Conversations API needs stored state", "conversation")
     if body.get("service_tier") is not None:
@@ -295,17 +341,20 @@ class OpenAIResponses(Api):
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         _unsupported(body)
-        _input(body.get("input"))
+        check_input(body.get("input"))
         instructions = body.get("instructions")
         if instructions is not None and not isinstance(instructions, (str, list)):
             raise _reject("'instructions' must be a string", "instructions")
         number_in(body, "temperature", 0, 2)
         number_in(body, "top_p", 0, 1, lo_open=True)
+        number_in(body, "presence_penalty", -2, 2)
+        number_in(body, "frequency_penalty", -2, 2)
         int_at_least(body, "max_output_tokens", 1)
         int_at_least(body, "max_tool_calls", 1)
         int_at_least(body, "top_logprobs", 0, 20)
         boolean(body, "stream")
         boolean(body, "parallel_tool_calls")
+        boolean(body, "store")
         if object_field(body, "stream_options") is not None and body.get("stream") is not True:
             raise _reject("'stream_options' is only allowed when 'stream' is true", "stream_options")
         reasoning = object_field(body, "reasoning")
@@ -323,6 +372,10 @@ class OpenAIResponses(Api):
         object_field(body, "prompt")
 
     def upstream_body(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
+        # A compaction another model made through the gateway is its summary to OpenAI too.
+        items = replace_gateway_compactions(body.get("input"))
+        if items is not body.get("input"):
+            body = {**body, "input": items}
         # Responses streams always end with usage in response.completed; the
         # reference's stream_options.include_usage means nothing to OpenAI (400 there).
         options = body.get("stream_options")
@@ -343,12 +396,13 @@ class OpenAIResponses(Api):
         return openai_quota_exhausted(body)
 
     def stream_error_event(self, err: GatewayError, request_id: str) -> bytes:
-        """OpenAI's ``ResponseErrorEvent``, numbered after the last event relayed."""
-        meter = _current_meter.get(None)
+        """OpenAI's error event numbered after the last event relayed, then ``response.failed``
+        (the one terminal event Open Responses requires)."""
         error = openai_error_body(err, request_id)["error"]
-        event = {"type": "error", "code": error["code"] or error["type"], "message": error["message"],
-                 "param": error["param"], "sequence_number": (meter.last_sequence + 1) if meter else 0}
-        return b"event: error\ndata: " + orjson.dumps(event) + b"\n\n"
+        stream = CURRENT_STREAM.get(None)
+        if stream is not None:
+            return stream.fail(error)
+        return sse.event("error", {"type": "error", **error_event_fields(error), "sequence_number": 0})
 
 
 @hookimpl

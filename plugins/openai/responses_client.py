@@ -8,7 +8,8 @@ holding the Anthropic thinking blocks (``tb``) and Gemini thought
 signatures (``gsig`` by call id, ``msig``), so they come back verbatim when
 the client replays the item, as Codex does with ``store: false``.
 ``custom`` tools (Codex ``apply_patch``) become function tools taking one
-string ``input`` and come back as ``custom_tool_call`` items.
+string ``input`` and come back as ``custom_tool_call`` items. A ``compaction`` item the
+gateway made (plugins/openai/compaction.py) becomes a user message with its summary.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from plugins.translate.pivot import (
     now,
     uncarry,
 )
+from plugins.openai.compaction import summary_message, summary_of
 from plugins.openai.responses_stream import (
     ResponsesEmitter,
     response_object,
@@ -164,6 +166,14 @@ def _input_messages(body: dict[str, Any], opts: Options) -> list[dict[str, Any]]
             args = item.get("arguments", "") if kind == "function_call" else dumps({"input": item.get("input", "")})
             m.setdefault("tool_calls", []).append({"id": item.get("call_id", ""), "type": "function",
                                                    "function": {"name": item.get("name", ""), "arguments": args}})
+        elif kind == "compaction":
+            summary = summary_of(item)
+            if summary is None:
+                opts.unsupported("input.compaction", "a compaction made by OpenAI is encrypted for OpenAI models only")
+                continue
+            current = None
+            msg = summary_message(summary)
+            messages.append({"role": "user", "content": _content_parts(msg["content"], opts)})
         elif kind in ("function_call_output", "custom_tool_call_output"):
             current = None
             out = item.get("output")
@@ -186,7 +196,7 @@ def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
     _tools(body, chat, opts)
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
-    for name in ("temperature", "top_p", "prompt_cache_key"):
+    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "prompt_cache_key"):
         if body.get(name) is not None:
             chat[name] = body[name]
     if body.get("top_logprobs"):
@@ -225,9 +235,11 @@ def output_items(msg: dict[str, Any], custom: set[str]) -> list[dict[str, Any]]:
         payload = {"tb": msg["thinking_blocks"], **payload}
     if msg.get("reasoning_content") or payload:
         rc = msg.get("reasoning_content")
-        items.append({"id": new_id("rs_"), "type": "reasoning",
-                      "summary": [{"type": "summary_text", "text": rc}] if rc else [],
-                      "encrypted_content": carry(payload) if payload else None})
+        item: dict[str, Any] = {"id": new_id("rs_"), "type": "reasoning",
+                                "summary": [{"type": "summary_text", "text": rc}] if rc else []}
+        if payload:                          # optional, never null
+            item["encrypted_content"] = carry(payload)
+        items.append(item)
     content = msg.get("content")
     text = content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
     if text or not msg.get("tool_calls"):

@@ -8,10 +8,25 @@ Codex and opencode need all of these.
 
 from __future__ import annotations
 
-from typing import Any
+import contextvars
+from typing import Any, Protocol
 
 from plugins.translate.pivot import carry, loads_object, new_id, now
 from proxy import sse
+
+
+class EndableStream(Protocol):
+    """A Responses stream being relayed (a passthrough's meter or a translation's emitter)."""
+
+    def fail(self, error: dict[str, Any]) -> bytes:
+        """The events that end it after a relay failure: ``error`` then one ``response.failed``
+        (nothing when a terminal event already went out); *error* is OpenAI-shaped."""
+        ...
+
+
+#: the Responses stream of the request being relayed (each request runs in its own asyncio
+#: task), so a failure the relay notices continues its sequence numbers and ends it properly
+CURRENT_STREAM: contextvars.ContextVar[EndableStream] = contextvars.ContextVar("responses_stream")
 
 
 def usage_from_chat(u: dict[str, Any] | None) -> dict[str, Any]:
@@ -27,28 +42,56 @@ def usage_from_chat(u: dict[str, Any] | None) -> dict[str, Any]:
 
 def response_object(rid: str, created: int, model: str, request: dict[str, Any], status: str,
                     output: list[dict[str, Any]], usage: dict[str, Any] | None) -> dict[str, Any]:
-    text = request.get("text") or {}
-    obj: dict[str, Any] = {
+    """A Response object as the Open Responses spec has it: every required key (``usage``
+    null until known), the request's settings echoed with the API's defaults, and no null
+    in a key the spec makes optional."""
+    reasoning = request.get("reasoning") or {}
+    return {
         "id": rid, "object": "response", "created_at": created, "status": status,
-        "completed_at": now() if status == "completed" else None, "background": False, "error": None,
-        "incomplete_details": None, "instructions": request.get("instructions"),
-        "max_output_tokens": request.get("max_output_tokens"), "max_tool_calls": None, "model": model,
-        "output": output, "parallel_tool_calls": request.get("parallel_tool_calls", True),
-        "previous_response_id": request.get("previous_response_id"),
-        "prompt_cache_key": request.get("prompt_cache_key"),
-        "reasoning": {"effort": (request.get("reasoning") or {}).get("effort"),
-                      "summary": (request.get("reasoning") or {}).get("summary")},
-        "safety_identifier": None, "service_tier": "default", "store": request.get("store", True) is not False,
-        "temperature": request.get("temperature", 1.0),
-        "text": {"format": text.get("format") or {"type": "text"}, "verbosity": text.get("verbosity") or "medium"},
-        "tool_choice": request.get("tool_choice", "auto"), "tools": [_tool(t) for t in request.get("tools") or []],
-        "top_logprobs": request.get("top_logprobs") or 0, "top_p": request.get("top_p", 1.0),
-        "truncation": request.get("truncation") or "disabled", "usage": usage,
-        "metadata": request.get("metadata") or {},
+        "completed_at": now() if status == "completed" else None, "incomplete_details": None,
+        "model": model, "previous_response_id": request.get("previous_response_id"),
+        "instructions": request.get("instructions"), "output": output, "error": None,
+        "tools": [_tool(t) for t in request.get("tools") or []],
+        "tool_choice": request.get("tool_choice") or "auto",
+        "truncation": request.get("truncation") or "disabled",
+        "parallel_tool_calls": request.get("parallel_tool_calls") is not False,
+        "text": _text(request.get("text") or {}),
+        "top_p": _number(request.get("top_p"), 1.0),
+        "presence_penalty": _number(request.get("presence_penalty"), 0.0),
+        "frequency_penalty": _number(request.get("frequency_penalty"), 0.0),
+        "top_logprobs": request.get("top_logprobs") or 0,
+        "temperature": _number(request.get("temperature"), 1.0),
+        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+        "usage": usage, "max_output_tokens": request.get("max_output_tokens"),
+        "max_tool_calls": request.get("max_tool_calls"), "store": request.get("store") is not False,
+        "background": False, "service_tier": "default", "metadata": request.get("metadata") or {},
+        "safety_identifier": request.get("safety_identifier"), "prompt_cache_key": request.get("prompt_cache_key"),
     }
-    if usage is None:
-        del obj["usage"]
-    return obj
+
+
+def error_event_fields(err: dict[str, Any]) -> dict[str, Any]:
+    """An ``error`` event's fields for an OpenAI-shaped error: nested under ``error`` as Open
+    Responses has it, and flat as OpenAI streams it (its SDKs read ``code``/``message``)."""
+    code = err.get("code") or err.get("type")
+    payload = {"type": err.get("type") or "server_error", "code": str(code) if code is not None else None,
+               "message": err.get("message", ""), "param": err.get("param")}
+    return {"error": payload, "code": payload["code"], "message": payload["message"], "param": payload["param"]}
+
+
+def _number(value: Any, default: float) -> float:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def _text(text: dict[str, Any]) -> dict[str, Any]:
+    """``text`` as echoed: a json_schema format with all its keys (the reference nests them
+    in ``json_schema``; OpenAI puts them beside ``type``)."""
+    fmt: dict[str, Any] = text.get("format") or {"type": "text"}
+    if fmt.get("type") == "json_schema":
+        nested = fmt.get("json_schema")
+        inner: dict[str, Any] = nested if isinstance(nested, dict) else fmt
+        fmt = {"type": "json_schema", "name": inner.get("name") or "response", "description": inner.get("description"),
+               "schema": inner.get("schema"), "strict": inner.get("strict") is True}
+    return {"format": fmt, "verbosity": text.get("verbosity") or "medium"}
 
 
 def _tool(t: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +118,7 @@ class ResponsesEmitter:
         self._finish: str | None = None
         self._failed = False
         self._msig: str | None = None
+        CURRENT_STREAM.set(self)
 
     def _ev(self, kind: str, **fields: Any) -> bytes:
         data = {"type": kind, **fields, "sequence_number": self._seq}
@@ -133,7 +177,7 @@ class ResponsesEmitter:
     def _reasoning(self, text: str = "", payload: dict[str, Any] | None = None) -> bytes:
         out = []
         if not self._open or self._open["item"]["type"] != "reasoning":
-            out.append(self._add({"id": new_id("rs_"), "type": "reasoning", "summary": [], "encrypted_content": None},
+            out.append(self._add({"id": new_id("rs_"), "type": "reasoning", "summary": []},
                                  text=[], payload={}))
         o = self._open
         assert o is not None
@@ -230,12 +274,16 @@ class ResponsesEmitter:
 
     def _error(self, err: dict[str, Any]) -> bytes:
         self._failed = True
-        out = [self._ev("error", code=err.get("code") or err.get("type"), message=err.get("message", ""),
-                        param=err.get("param"))]
+        out = [self._ev("error", **error_event_fields(err))]
         snap = self._snapshot("failed")
         snap["error"] = {"code": "server_error", "message": err.get("message", "")}
         out.append(self._ev("response.failed", response=snap))
         return b"".join(out)
+
+    def fail(self, error: dict[str, Any]) -> bytes:
+        if self._failed or self.final is not None:
+            return b""
+        return (b"" if self._started else self._start()) + self._error(error)
 
     def finish(self) -> bytes:
         if self._failed:

@@ -1,6 +1,8 @@
 """The native OpenAI surface under ``/openai/v1``: full-fidelity passthrough.
 
-``/responses`` (the Responses API, which Codex and the openai SDK use),
+``/responses`` (the Responses API, which Codex and the openai SDK use) and
+``/responses/compact``, also served under ``/v1`` beside the unified surface's
+chat completions, so a client whose base URL is ``/v1`` reaches Responses too;
 ``/chat/completions`` with OpenAI's own validation rules (``strict=False``:
 not the reference's extra ones), ``/embeddings``, ``/completions`` and
 ``GET /models``. ``model`` names the gateway endpoint. Any other path under
@@ -20,6 +22,8 @@ from proxy.surfaces import Handler, RouteTable, SurfaceRoute
 
 PREFIX = "/openai/v1"
 SURFACE = "openai"
+#: (prefix, metrics surface) the Responses routes are served under
+RESPONSES_PREFIXES = ((PREFIX, SURFACE), ("/v1", "unified"))
 
 
 def not_found_handler(gateway: Gateway) -> Handler:
@@ -32,7 +36,9 @@ def not_found_handler(gateway: Gateway) -> Handler:
 
 @hookimpl
 def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
-    routes.surface(SurfaceRoute("POST", f"{PREFIX}/responses", "openai.responses", SURFACE))
+    for prefix, surface in RESPONSES_PREFIXES:
+        routes.surface(SurfaceRoute("POST", f"{prefix}/responses", "openai.responses", surface))
+        routes.surface(SurfaceRoute("POST", f"{prefix}/responses/compact", "openai.responses.compact", surface))
     routes.surface(SurfaceRoute("POST", f"{PREFIX}/chat/completions", "openai.chat", SURFACE, strict=False))
     routes.surface(SurfaceRoute("POST", f"{PREFIX}/embeddings", "openai.embeddings", SURFACE, strict=False))
     routes.surface(SurfaceRoute("POST", f"{PREFIX}/completions", "openai.completions", SURFACE, strict=False))

@@ -14,7 +14,7 @@ from plugins.anthropic import client as anthropic_client
 from plugins.gemini import backend as gemini_backend
 from plugins.gemini import client as gemini_client
 from plugins.gemini.embeddings import EmbeddingsOnGemini
-from plugins.openai import chat_sides, completions_client, responses_client
+from plugins.openai import chat_sides, compaction, completions_client, responses_client
 from plugins.translate.counting import AnthropicCountOnGemini, CountEstimate, GeminiCountOnAnthropic
 from plugins.translate.pair import Backend, Client, PairExchange
 from proxy import hookimpl
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 CLIENTS: dict[str, Client] = {
     "openai.chat": chat_sides.CLIENT,
     "openai.responses": responses_client.CLIENT,
+    "openai.responses.compact": compaction.CLIENT,
     "openai.completions": completions_client.CLIENT,
     "anthropic.messages": anthropic_client.CLIENT,
     "gemini.generate": gemini_client.CLIENT,
@@ -46,6 +47,9 @@ PIVOT_PAIRS: tuple[tuple[str, str], ...] = (
     ("openai.responses", "openai.chat"),
     ("openai.responses", "anthropic.messages"),
     ("openai.responses", "gemini.generate"),
+    ("openai.responses.compact", "openai.chat"),
+    ("openai.responses.compact", "anthropic.messages"),
+    ("openai.responses.compact", "gemini.generate"),
     ("gemini.generate", "openai.chat"),
     ("gemini.generate", "anthropic.messages"),
     ("openai.completions", "anthropic.messages"),

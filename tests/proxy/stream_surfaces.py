@@ -105,9 +105,19 @@ def is_success_end(surface: str, e: Event) -> bool:
     return isinstance(d, dict) and any(c.get("finishReason") for c in d.get("candidates") or [])
 
 
+def _type(e: Event) -> object:
+    return e.data.get("type") if isinstance(e.data, dict) else None
+
+
 def assert_one_terminal_error(surface: str, body: bytes) -> Event:
-    """Exactly one terminal error, last; no success terminator; every event whole."""
+    """Exactly one terminal error, last; no success terminator; every event whole.
+
+    Responses: the terminal error is ``response.failed``; Open Responses streams the ``error``
+    event right before it ("any error incurred while streaming will be followed by a
+    response.failed event"), so that pair counts as the one terminal error."""
     events = client_events(surface, body)
+    if surface == "responses" and len(events) > 1 and [_type(e) for e in events[-2:]] == ["error", "response.failed"]:
+        events = events[:-2] + events[-1:]
     errors = [e for e in events if is_error(surface, e)]
     assert len(errors) == 1 and events[-1] is errors[0], f"{surface}: {events[-3:]}"
     assert not any(is_success_end(surface, e) for e in events), f"{surface}: a success terminator"

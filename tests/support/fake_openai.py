@@ -1,4 +1,4 @@
-"""Fake OpenAI upstream: chat/completions, completions, embeddings, models, responses.
+"""Fake OpenAI upstream: chat/completions, completions, embeddings, models, responses, responses/compact.
 
 Every route is served both with and without the ``/v1`` prefix (under an optional
 ``prefix``); ``fake.base_url`` is ``http://127.0.0.1:PORT[prefix]/v1``.
@@ -47,6 +47,7 @@ class FakeOpenAI(FakeUpstream):
             ("GET", v + "/models", self.list_models),
             ("GET", v + r"/models/(?P<model>[^/]+)", self.get_model),
             ("POST", v + "/responses", self.responses),
+            ("POST", v + "/responses/compact", self.compact),
         ])
 
     @property
@@ -207,22 +208,31 @@ class FakeOpenAI(FakeUpstream):
     def _response_obj(self, rec, b: Behavior, rid: str, created: int, status: str, output: list,
                       usage: dict | None) -> dict:
         body = rec.body or {}
-        obj = {
+        fmt = (body.get("text") or {}).get("format") or {"type": "text"}
+        if fmt.get("type") == "json_schema":      # echoed with every key, as OpenAI does
+            fmt = {"type": "json_schema", "name": fmt.get("name"), "description": fmt.get("description"),
+                   "schema": fmt.get("schema"), "strict": bool(fmt.get("strict"))}
+        tools = [{"type": "function", "name": t.get("name"), "description": t.get("description"),
+                  "parameters": t.get("parameters"), "strict": t.get("strict", True)}
+                 for t in body.get("tools") or [] if t.get("type") == "function"]
+        return {
             "id": rid, "object": "response", "created_at": created, "status": status,
             "completed_at": created if status == "completed" else None, "background": False,
             "error": None, "incomplete_details": None, "instructions": body.get("instructions"),
             "max_output_tokens": body.get("max_output_tokens"), "max_tool_calls": None,
-            "model": self._model(rec, b), "output": output, "parallel_tool_calls": True,
-            "previous_response_id": None, "prompt_cache_key": body.get("prompt_cache_key"),
+            "model": self._model(rec, b), "output": output,
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "previous_response_id": body.get("previous_response_id"), "prompt_cache_key": body.get("prompt_cache_key"),
             "reasoning": {"effort": (body.get("reasoning") or {}).get("effort"), "summary": None},
             "safety_identifier": None, "service_tier": "default", "store": body.get("store", True),
-            "temperature": 1.0, "text": {"format": {"type": "text"}, "verbosity": "medium"},
-            "tool_choice": "auto", "tools": [], "top_logprobs": 0, "top_p": 1.0, "truncation": "disabled",
-            "usage": usage, "metadata": {},
+            "temperature": body.get("temperature", 1.0),
+            "text": {"format": fmt, "verbosity": (body.get("text") or {}).get("verbosity", "medium")},
+            "tool_choice": body.get("tool_choice", "auto"), "tools": tools, "top_logprobs": 0,
+            "top_p": body.get("top_p", 1.0), "truncation": "disabled",
+            "presence_penalty": body.get("presence_penalty", 0.0),
+            "frequency_penalty": body.get("frequency_penalty", 0.0),
+            "usage": usage, "metadata": body.get("metadata") or {},  # usage: null in the created/in_progress snapshots
         }
-        if usage is None:  # the spec has no nullable usage; in-progress snapshots omit it
-            del obj["usage"]
-        return obj
 
     def _output_items(self, b: Behavior) -> list[dict]:
         items = []
@@ -241,7 +251,12 @@ class FakeOpenAI(FakeUpstream):
     async def responses(self, request, rec, b: Behavior):
         rid, created = new_id("resp_"), int(time.time())
         items = self._output_items(b)
-        final = self._response_obj(rec, b, rid, created, "completed", items, self.responses_usage(b))
+        # finish_reason="max_output_tokens" (or "content_filter"): an incomplete response
+        incomplete = b.finish_reason in ("max_output_tokens", "content_filter")
+        final = self._response_obj(rec, b, rid, created, "incomplete" if incomplete else "completed", items,
+                                   self.responses_usage(b))
+        if incomplete:
+            final.update(completed_at=None, incomplete_details={"reason": b.finish_reason})
         if not (rec.body or {}).get("stream"):
             return JsonReply(final)
         start = self._response_obj(rec, b, rid, created, "in_progress", [], None)
@@ -281,13 +296,26 @@ class FakeOpenAI(FakeUpstream):
                 evs.append({"type": "response.function_call_arguments.done", **common, "name": item["name"],
                             "arguments": item["arguments"]})
             evs.append({"type": "response.output_item.done", "output_index": oi, "item": item})
-        evs.append({"type": "response.completed", "response": final})
+        evs.append({"type": f"response.{final['status']}", "response": final})
         for seq, e in enumerate(evs):
             e["sequence_number"] = seq
         err = self._stream_error(b)["error"]
         error_event = ("error", {"type": "error", "code": err["code"] or err["type"], "message": err["message"],
                                  "param": err["param"], "sequence_number": len(evs)})
         return StreamReply([(e["type"], e) for e in evs], sse_framer(True), error_event=error_event)
+
+
+    async def compact(self, request, rec, b: Behavior):
+        """The user's messages, then one compaction item (OpenAI encrypts it; the fake does not)."""
+        items = (rec.body or {}).get("input") or []
+        items = [{"type": "message", "role": "user", "content": items}] if isinstance(items, str) else items
+        kept = [{"id": i.get("id") or new_id("msg_"), "type": "message", "status": "completed", "role": "user",
+                 "content": [{"type": "input_text", "text": i["content"]}] if isinstance(i["content"], str)
+                 else i["content"]} for i in items if i.get("role") == "user"]
+        summary = base64.b64encode((b.get_text() or "").encode()).decode()
+        return JsonReply({"id": new_id("resp_"), "object": "response.compaction", "created_at": int(time.time()),
+                          "output": [*kept, {"id": new_id("cmp_"), "type": "compaction", "encrypted_content": summary}],
+                          "usage": self.responses_usage(b)})
 
 
 def decode_base64_embedding(s: str) -> list[float]:

@@ -10,6 +10,7 @@ import aiohttp
 import openai
 import pytest
 from openai_gateway_config import all_tasks_config
+from plugins.openai.responses_api import ResponsesStreamMeter
 from support.behavior import Behavior, ToolCall, Usage
 from support.captures import CAPTURES
 from support.gateway import TEST_KEY, metric_value, run_gateway, settings_for
@@ -121,8 +122,8 @@ async def test_codex_requests_reach_upstream_unchanged_but_for_model(gw, fake_op
         assert reasoning["encrypted_content"] and reasoning["content"] is None
 
 
-@pytest.mark.parametrize(("field", "value"), [("store", True), ("background", True),
-                                              ("conversation", "conv_123"), ("service_tier", "priority")])
+@pytest.mark.parametrize(("field", "value"), [("background", True), ("conversation", "conv_123"),
+                                              ("service_tier", "priority")])
 async def test_stateful_fields_are_refused_naming_the_field(gw, fake_openai, field, value):
     with pytest.raises(openai.BadRequestError) as info:
         await asyncio.to_thread(client(gw).responses.create, model="gpt-5.5", input="Hi", **{field: value})
@@ -135,6 +136,9 @@ async def test_stateful_fields_are_refused_naming_the_field(gw, fake_openai, fie
 @pytest.mark.parametrize(("extra", "param"), [
     ({"temperature": 2.5}, "temperature"),
     ({"top_p": 0}, "top_p"),
+    ({"presence_penalty": 2.5}, "presence_penalty"),
+    ({"store": "yes"}, "store"),
+    ({"input": [{"type": "compaction"}]}, "input[0].encrypted_content"),
     ({"max_output_tokens": 0}, "max_output_tokens"),
     ({"top_logprobs": 21}, "top_logprobs"),
     ({"input": 7}, "input"),
@@ -197,14 +201,28 @@ async def test_broken_stream_ends_with_a_numbered_error_event(gw, fake_openai):
     status, _, body = await post(gw, "/openai/v1/responses", {"model": "gpt-5.5", "input": "Hi", "stream": True})
     assert status == 200
     events = parse_sse(body)
-    name, data = events[-1]
+    (name, data), (last, final) = events[-2:]
     error = json.loads(data)
     assert name == "error" and error["type"] == "error" and error["message"]
     assert error["sequence_number"] == 5                # the five relayed events were numbered 0..4
+    # then the one terminal event a stream needs, on the snapshot response.created gave
+    assert last == "response.failed" and json.loads(final)["sequence_number"] == 6
+    assert json.loads(final)["response"]["id"] == json.loads(events[0][1])["response"]["id"]
     for _, d in events:
         validate_union("openai", "ResponseStreamEvent", json.loads(d))
     rows = await gw.ledger_rows()
     assert rows[0]["error"] == "protocol" and rows[0]["status"] == 502
+
+
+def test_a_stream_that_already_ended_gets_no_second_terminal_event():
+    meter = ResponsesStreamMeter()
+    meter.feed(b'event: response.created\ndata: {"type":"response.created","response":{"id":"resp_1"},'
+               b'"sequence_number":0}\n\n')
+    assert b"response.failed" in meter.fail({"message": "cut", "type": "server_error"})
+    meter = ResponsesStreamMeter()
+    meter.feed(b'event: response.failed\ndata: {"type":"response.failed","response":{"id":"resp_1","usage":null},'
+               b'"sequence_number":3}\n\n')
+    assert meter.fail({"message": "cut", "type": "server_error"}) == b""
 
 
 async def test_auth_unknown_endpoint_and_unknown_path_answer_in_openai_shape(gw, fake_openai):
