@@ -225,8 +225,9 @@ async def test_previous_response_id_continues_the_stored_chain(served):
         assert served.fake.last.body["previous_response_id"] == first["id"]   # OpenAI keeps its own chain
         return
     assert "Remember the code word: cobalt." in sent and "Noted: the code word is cobalt." in sent
+    # an id this gateway never issued (or another key's) is not found, as OpenAI says it
     error = await served.refused("/responses", {"model": served.model, "input": "x",
-                                                "previous_response_id": "resp_unknown"})
+                                                "previous_response_id": "resp_unknown"}, status=404)
     assert error["param"] == "previous_response_id"
 
 
