@@ -25,7 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from plugins.openai.responses_api import RESPONSE_ID_SINK
+from plugins.openai.responses_meter import RESPONSE_ID_SINK
 from plugins.openai.responses_store import RESPONSE_STORE, ResponseNotFound, ResponseStore
 from proxy import hookimpl
 from proxy.config import ConfigModel

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from plugins.openai.compaction import as_items
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
-from plugins.openai.responses_api import check_input, usage_from_responses
+from plugins.openai.responses_api import check_input
+from plugins.openai.responses_meter import usage_from_responses
 from plugins.openai.responses_store import RESPONSE_STORE, ResponseStore
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry

@@ -10,7 +10,7 @@ import aiohttp
 import openai
 import pytest
 from openai_gateway_config import all_tasks_config
-from plugins.openai.responses_api import ResponsesStreamMeter
+from plugins.openai.responses_meter import ResponsesStreamMeter
 from support.behavior import Behavior, ToolCall, Usage
 from support.captures import CAPTURES
 from support.gateway import TEST_KEY, metric_value, run_gateway, settings_for
