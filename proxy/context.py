@@ -27,6 +27,8 @@ AGENT_SESSION_ID: StashKey[str] = StashKey("agent_session_id")
 #: the client is a coding agent (Claude Code, Codex, Gemini CLI, opencode): the endpoint policy
 #: ``unsupported_params: agents`` drops hosted tools and sampling knobs for it instead of refusing
 CODING_AGENT: StashKey[bool] = StashKey("coding_agent")
+#: the request's W3C trace id (32 hex digits) when tracing is on: in the ledger row and the access log
+TRACE_ID: StashKey[str] = StashKey("trace_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,7 @@ class UsageRecord:
     cost_usd: float | None = None
     agent: str = ""                   # AGENT_KIND of the request
     session_id: str = ""              # AGENT_SESSION_ID of the request
+    trace_id: str = ""                # TRACE_ID of the request
     #: how the attempt ended: complete, error, client_cancelled (streams: see proxy.upstream)
     outcome: str = ""
     labels: dict[str, str] = field(default_factory=dict)

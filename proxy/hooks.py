@@ -15,6 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     from proxy.context import Principal, RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
+    from proxy.upstream import Attempt
 
 log = logging.getLogger("relaygate.hooks")
 
@@ -104,15 +105,24 @@ def _positional(fn: Any, idx: tuple[int, ...], nargs: int) -> Any:
 class Hooks:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
-        self._h = h = pm.hook
+        self._h = pm.hook
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Take the per-request stages' implementations anew: a plugin that registers more at
+        start-up (``pm.register``, e.g. tracing only when it is configured) calls this, so a
+        feature that is off costs no hook call at all."""
+        h = self._h
         self._authenticate = FastHook(h.relaygate_authenticate, ("ctx",))
         self._validate = FastHook(h.relaygate_validate_request, ("ctx",))
         self._select = FastHook(h.relaygate_select_route, ("ctx", "candidates"))
         self._admit = FastHook(h.relaygate_admit_request, ("ctx", "route"))
         self._transform = FastHook(h.relaygate_transform_response, ("ctx", "body"))
+        self._attempt = FastHook(h.relaygate_attempt_started, ("ctx", "route", "attempt"))
         self._record = FastHook(h.relaygate_record_usage, ("ctx", "record"))
         self._finished = FastHook(h.relaygate_request_finished, ("ctx",))
         self.has_response_transformers = bool(self._transform)
+        self.has_attempt_listeners = bool(self._attempt)
 
     # -- start-up
     async def startup(self, gateway: Gateway) -> None:
@@ -168,6 +178,19 @@ class Hooks:
             if r is not None:
                 changed = r
         return changed
+
+    def attempt_started(self, ctx: RequestContext, route: Route, attempt: Attempt) -> dict[str, str]:
+        """The headers the implementations add to this attempt's provider request."""
+        extra: dict[str, str] = {}
+        for fn, name in self._attempt.impls:
+            try:
+                headers = fn(ctx, route, attempt)
+            except Exception:               # an observer must never fail the provider call
+                log.exception("attempt_started hook of %s failed for request %s", name, ctx.request_id)
+                continue
+            if headers:
+                extra.update(headers)
+        return extra
 
     async def record_usage(self, ctx: RequestContext, record: UsageRecord) -> None:
         # Every sink runs even if one fails: the ledger must get its row.

@@ -15,8 +15,11 @@ Start-up (once per app, plain functions; they receive a registry to add to)::
 One request (see :mod:`proxy.pipeline`, which calls them)::
 
     authenticate -> validate_request -> select_route -> admit_request
-    -> (provider call, streamed; no hook per chunk) -> record_usage
-    -> request_finished
+    -> attempt_started -> (provider call, streamed; no hook per chunk)
+    -> record_usage -> request_finished
+
+(``attempt_started`` and ``record_usage`` once per provider attempt: retries
+and fallbacks repeat them.)
 
 pluggy is synchronous. Stages marked **decision** are ``firstresult`` hooks and
 must be plain ``def`` without I/O: pluggy would take a coroutine object as an
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from proxy.providers import ProviderRegistry
     from proxy.sections import Spec
     from proxy.surfaces import RouteTable
+    from proxy.upstream import Attempt
 
 # -- command line and configuration ---------------------------------------------
 
@@ -199,6 +203,21 @@ def relaygate_transform_response(
     to refuse it (e.g. a guardrail that blocks). Implementations run in call
     order, each seeing the previous one's result. Only called when some plugin
     implements it. **May be async.**"""
+
+
+@hookspec
+def relaygate_attempt_started(ctx: RequestContext, route: Route, attempt: Attempt) -> dict[str, str] | None:
+    """A provider attempt is about to be sent to *route*; *attempt* is its
+    :class:`proxy.upstream.Attempt` (``number``, ``t0`` on the ``perf_counter``
+    clock). Plain function; must not raise.
+
+    Return headers to add to this attempt's provider request (e.g. the W3C
+    ``traceparent`` of a tracing span), or None. They never replace a header the
+    provider already set (credentials, ``Content-Type``, versions) nor add
+    credential, cookie, host or framing headers: see
+    :func:`proxy.hygiene.add_headers`. Exactly one ``record_usage`` follows. Only
+    called when some plugin implements it.
+    """
 
 
 @hookspec

@@ -15,7 +15,9 @@ checks are the last line that holds even if a provider plugin gets it wrong:
   control characters, and carry only the query parameters its provider declares
   (the host is fixed by the base URL, so an ``@`` in the path is harmless: Vertex
   model versions use it);
-- ``X-Forwarded-For`` is believed only from ``server.trusted_proxies``.
+- ``X-Forwarded-For`` is believed only from ``server.trusted_proxies``;
+- headers plugins add to a provider request (``relaygate_attempt_started``) never
+  replace one the provider set, nor add credentials, cookies, host or framing.
 """
 
 from __future__ import annotations
@@ -83,6 +85,29 @@ def scrub_client_credentials(ureq: UpstreamRequest, request: web.Request) -> Non
             del ureq.headers[name]
     if any(s in ureq.url for s in secrets):
         raise RequestRejected("the request would forward a client credential upstream")
+
+
+#: headers a plugin may never add to a provider request: credentials, cookies, routing and framing
+_NOT_ADDABLE = HOP_BY_HOP | frozenset(_CLIENT_KEY_HEADERS) | {
+    "cookie", "host", "content-type", "content-length", "content-encoding", "expect"}
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def add_headers(headers: dict[str, str], extra: Mapping[str, str]) -> None:
+    """Add *extra* to a provider request's *headers* (in place), except any the request already has
+    (case-insensitively: the provider's credentials and versions win), any of :data:`_NOT_ADDABLE`,
+    and any malformed name or value (no CR/LF injection)."""
+    have = {k.lower() for k in headers}
+    for name, value in extra.items():
+        low = name.lower()
+        if low in have or low in _NOT_ADDABLE or not _HEADER_NAME.fullmatch(name) \
+                or not isinstance(value, str) or _BAD_VALUE.search(value):
+            continue
+        headers[name] = value
+        have.add(low)
+
+
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def check_model_id(provider: Provider, model: str) -> None:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from proxy import stream_end
 from proxy.apis import STREAM_COMPLETE, STREAM_FAULTS, STREAM_PROVIDER_ERROR
-from proxy.context import AGENT_KIND, AGENT_SESSION_ID, CODING_AGENT, Route, UsageRecord
+from proxy.context import AGENT_KIND, AGENT_SESSION_ID, CODING_AGENT, TRACE_ID, Route, UsageRecord
 from proxy.errors import (
     GatewayError,
     UpstreamProtocolError,
@@ -30,9 +30,11 @@ from proxy.errors import (
     UpstreamUnavailable,
 )
 from proxy.exchange import ExchangeStream, TranslateOptions
-from proxy.hygiene import check_upstream_url, scrub_client_credentials, strip_hop_by_hop
+from proxy.hygiene import add_headers, check_upstream_url, scrub_client_credentials, strip_hop_by_hop
 from proxy.providers import UpstreamRequest
 from proxy.stash import StashKey
+from proxy.taps import RESPONSE_CAPTURE as RESPONSE_CAPTURE  # its old home: plugins import it from here
+from proxy.taps import response_tap, tee
 from proxy.usage import Usage
 
 if TYPE_CHECKING:
@@ -116,7 +118,7 @@ def make_record(ctx: RequestContext, route: Route, att: Attempt) -> UsageRecord:
         usage=att.usage.finish(), latency_s=now - ctx.started, ttft_s=att.ttft, upstream_s=now - att.t0,
         error=att.error, disconnected=att.disconnected,
         key_id=p.key_id if p else "", owner=p.owner if p else "", team=p.team if p else "",
-        agent=stash.get(AGENT_KIND, ""), session_id=stash.get(AGENT_SESSION_ID, ""),
+        agent=stash.get(AGENT_KIND, ""), session_id=stash.get(AGENT_SESSION_ID, ""), trace_id=stash.get(TRACE_ID, ""),
         outcome=att.outcome or ("error" if att.error else "complete"), labels=ctx.labels)
 
 
@@ -188,6 +190,8 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
     check_upstream_url(route.provider, ureq.url)
     att = Attempt(attempt, route)
     ctx.attempts.append(att)
+    if gateway.hooks.has_attempt_listeners:       # e.g. tracing: this attempt's span and its traceparent
+        add_headers(ureq.headers, gateway.hooks.attempt_started(ctx, route, att))
     if (started := gateway.stash.get(ATTEMPT_STARTED)) is not None:
         started(ctx, route, att)              # the crash journal
     try:
@@ -273,8 +277,8 @@ async def _relay_body(gateway: Gateway, ctx: RequestContext, route: Route,
         changed = await gateway.hooks.transform_response(ctx, parsed if client_body is None else client_body)
         if changed is not None:
             data = orjson.dumps(changed)
-    if (capture := ctx.stash.get(RESPONSE_CAPTURE)) is not None:
-        capture(data)
+    if (tap := response_tap(ctx)) is not None:
+        tap(data)
     return web.Response(body=data, status=upstream.status, content_type="application/json",
                         headers=response_headers(ctx, route))
 
@@ -307,8 +311,8 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
         await out.prepare(ctx.request)
         write: Callable[[bytes], Awaitable[None]]
         write, feed, clock = out.write, stream.feed, watchdog.clock
-        if (capture := ctx.stash.get(RESPONSE_CAPTURE)) is not None:
-            write = _tee(write, capture)
+        if (tap := response_tap(ctx)) is not None:
+            write = tee(write, tap)
         try:
             async for chunk in upstream.content.iter_any():
                 if att.ttft is None:
@@ -358,19 +362,6 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
             # streamed: an SSE chunk carries about one token in ~150-200 bytes of framing.
             u.output_tokens = max(u.output_tokens, relayed // STREAM_BYTES_PER_TOKEN)
             u.total_tokens = 0
-
-
-#: a callable that gets a copy of what the client is sent (payload logging sets it for sampled
-#: requests; it keeps what fits its cap)
-RESPONSE_CAPTURE: StashKey[Callable[[bytes], None]] = StashKey("response_capture")
-
-
-def _tee(write: Callable[[bytes], Awaitable[None]],
-         capture: Callable[[bytes], None]) -> Callable[[bytes], Awaitable[None]]:
-    async def tee(chunk: bytes) -> None:
-        capture(chunk)
-        await write(chunk)
-    return tee
 
 
 #: bytes of provider stream per output token, to estimate the usage of a stream that has none
