@@ -2,7 +2,8 @@
 
 Fields: request_id, surface, endpoint, served_model, provider, status, stream,
 tokens, latency and time to first token, key id and owner (names, not
-secrets), client address. On by default (``server.access_log``).
+secrets), client address, and the trace id when tracing is on. On by default
+(``server.access_log``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from proxy import hookimpl
+from proxy.context import TRACE_ID
 from proxy.stash import StashKey
 
 if TYPE_CHECKING:
@@ -56,4 +58,6 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
                       cost_usd=record.cost_usd, error=record.error or None)
     if ctx.error_reason:
         fields["error"] = ctx.error_reason
+    if trace_id := ctx.stash.get(TRACE_ID):
+        fields["trace_id"] = trace_id
     log.info("request", extra=fields)

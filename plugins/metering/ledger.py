@@ -63,7 +63,7 @@ def row_of(r: UsageRecord) -> tuple[Any, ...]:
         u.input_tokens, u.output_tokens, u.cached_input_tokens, u.cache_creation_tokens, u.reasoning_tokens,
         u.total_tokens, r.latency_s * 1000, None if r.ttft_s is None else r.ttft_s * 1000,
         r.upstream_s * 1000, r.cost_usd, r.agent, r.session_id, r.outcome,
-        orjson.dumps(r.labels).decode() if r.labels else "",
+        orjson.dumps(r.labels).decode() if r.labels else "", r.trace_id,
     )
 
 

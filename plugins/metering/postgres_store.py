@@ -35,9 +35,10 @@ _TYPES = {
     "cache_creation_tokens": "BIGINT", "reasoning_tokens": "BIGINT", "total_tokens": "BIGINT",
     "latency_ms": "DOUBLE PRECISION", "ttft_ms": "DOUBLE PRECISION", "upstream_ms": "DOUBLE PRECISION",
     "cost_usd": "DOUBLE PRECISION", "agent": "TEXT", "session_id": "TEXT", "outcome": "TEXT", "labels": "TEXT",
+    "trace_id": "TEXT",
 }
 #: columns added after the first release, added to older ledgers when the schema is ensured
-_ADDED = ("outcome", "labels")
+_ADDED = ("outcome", "labels", "trace_id")
 _PAYLOAD_TYPES = {
     "request_id": "TEXT", "attempt": "INTEGER", "ts": "DOUBLE PRECISION", "endpoint": "TEXT", "key_id": "TEXT",
     "stream": "SMALLINT", "request_body": "TEXT", "response_body": "TEXT", "request_truncated": "SMALLINT",

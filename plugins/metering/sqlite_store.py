@@ -14,11 +14,12 @@ COLUMNS = (
     "provider_model", "surface", "status", "error", "stream", "disconnected",
     "input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_tokens", "reasoning_tokens",
     "total_tokens", "latency_ms", "ttft_ms", "upstream_ms", "cost_usd", "agent", "session_id",
-    "outcome", "labels",
+    "outcome", "labels", "trace_id",
 )
 
 #: columns added after the first release: (name, SQLite definition) — added to older ledgers on open
-ADDED_COLUMNS = (("outcome", "TEXT NOT NULL DEFAULT ''"), ("labels", "TEXT NOT NULL DEFAULT ''"))
+ADDED_COLUMNS = (("outcome", "TEXT NOT NULL DEFAULT ''"), ("labels", "TEXT NOT NULL DEFAULT ''"),
+                 ("trace_id", "TEXT NOT NULL DEFAULT ''"))
 #: columns that older ledgers declare NOT NULL and that may now be NULL (``cost_usd``: unknown price)
 NOW_NULLABLE = ("cost_usd",)
 
@@ -59,6 +60,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     session_id TEXT NOT NULL DEFAULT '',
     outcome TEXT NOT NULL DEFAULT '',
     labels TEXT NOT NULL DEFAULT '',
+    trace_id TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (request_id, attempt)
 );
 CREATE INDEX IF NOT EXISTS ledger_ts ON ledger (ts);

@@ -8,14 +8,16 @@ from plugins.metering.sqlite_store import COLUMNS, SCHEMA, SqliteStore
 
 
 def old_schema() -> str:
-    """The schema as the first release wrote it: without outcome and labels."""
+    """The schema as the first release wrote it: without outcome, labels and trace_id."""
     return (SCHEMA.replace("    outcome TEXT NOT NULL DEFAULT '',\n", "")
-                  .replace("    labels TEXT NOT NULL DEFAULT '',\n", ""))
+                  .replace("    labels TEXT NOT NULL DEFAULT '',\n", "")
+                  .replace("    trace_id TEXT NOT NULL DEFAULT '',\n", ""))
 
 
 def row(request_id: str, width: int) -> tuple:
     base = (request_id, 1, 1.0, "k", "o", "t", "ep", "sm", "p", "pm", "unified", 200, "", 0, 0,
-            10, 5, 0, 0, 0, 15, 1.0, None, 1.0, 0.001, "", "", "complete", '{"tenant":"acme"}')
+            10, 5, 0, 0, 0, 15, 1.0, None, 1.0, 0.001, "", "", "complete", '{"tenant":"acme"}',
+            "4bf92f3577b34da6a3ce929d0e0e4736")
     return base[:width]
 
 
@@ -28,12 +30,17 @@ async def test_an_older_ledger_is_migrated_and_old_rows_get_defaults(tmp_path) -
     store = SqliteStore(path)
     await store.open()
     try:
-        await store.write([row("req_new", len(COLUMNS)), row("req_spooled_by_old", len(COLUMNS) - 2)])
-        got = {r["request_id"]: r for r in await store.query("SELECT request_id, outcome, labels FROM ledger")}
+        await store.write([row("req_new", len(COLUMNS)), row("req_spooled_by_old", COLUMNS.index("outcome")),
+                           row("req_before_tracing", COLUMNS.index("trace_id"))])
+        got = {r["request_id"]: r
+               for r in await store.query("SELECT request_id, outcome, labels, trace_id FROM ledger")}
     finally:
         await store.close()
     assert got["req_new"]["outcome"] == "complete" and got["req_new"]["labels"] == '{"tenant":"acme"}'
+    assert got["req_new"]["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert got["req_spooled_by_old"]["outcome"] == "" and got["req_spooled_by_old"]["labels"] == ""
+    assert got["req_before_tracing"]["labels"] == '{"tenant":"acme"}'
+    assert got["req_before_tracing"]["trace_id"] == ""
 
 
 async def test_an_older_ledger_takes_unknown_costs_and_keeps_its_rows_and_indexes(tmp_path) -> None:
@@ -48,7 +55,7 @@ async def test_an_older_ledger_takes_unknown_costs_and_keeps_its_rows_and_indexe
     store = SqliteStore(path)
     await store.open()
     try:
-        await store.write([row("req_unpriced", len(COLUMNS) - 5) + (None, "", "", "complete", "")])
+        await store.write([row("req_unpriced", COLUMNS.index("cost_usd")) + (None, "", "", "complete", "", "")])
         got = {r["request_id"]: r["cost_usd"] for r in await store.query("SELECT request_id, cost_usd FROM ledger")}
         indexes = {r["name"] for r in await store.query("SELECT name FROM sqlite_master WHERE type = 'index'")}
     finally:
