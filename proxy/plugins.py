@@ -45,6 +45,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.metrics.prometheus",
     "plugins.health",
     "plugins.logs.access",
+    "plugins.tracing.setup",          # registers plugins.tracing.spans at start-up when telemetry is on
     # command-line only (relaygate keys / usage / prices / agent-env)
     "plugins.keystore.cli",
     "plugins.reports.cli",
