@@ -128,9 +128,10 @@ def _container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dic
     for item in container.get("env", []):
         if "value" in item:
             env[item["name"]] = item["value"]
-        else:
+        elif "secretKeyRef" in item["valueFrom"]:
             ref = item["valueFrom"]["secretKeyRef"]
             env[item["name"]] = secrets[ref["name"]][ref["key"]]
+        # the downward API (fieldRef: the pod's name, namespace, host IP) is known only in the pod
     return env
 
 
@@ -350,3 +351,19 @@ def test_standalone_shared_gateway() -> None:
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     for port in service["spec"]["ports"]:
         assert _port_number(gateway, port["targetPort"]) == int(_arg(gateway, "--port"))
+
+
+def test_standalone_exports_traces_to_a_collector_service() -> None:
+    """The standard OTEL_* variables turn tracing on, with names Kubernetes can expand."""
+    from plugins.tracing.config import HTTP, TelemetryConfig, resolve
+
+    gateway = _relaygate_container(_one(_dir_docs(STANDALONE_DIR), "Deployment")["spec"]["template"]["spec"])
+    names = [e["name"] for e in gateway["env"]]
+    env = {e["name"]: e.get("value", "") for e in gateway["env"]}
+    plan = resolve(TelemetryConfig(), env)
+    assert plan.traces and plan.traces_protocol == HTTP
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].endswith(".svc.cluster.local:4318")
+    assert env["OTEL_SERVICE_NAME"] == "relaygate"
+    for name, value in env.items():            # $(VAR) expands only variables defined earlier in the list
+        for ref in re.findall(r"\$\((\w+)\)", value):
+            assert ref in names[:names.index(name)], f"{name} uses $({ref}) before it is defined"
