@@ -8,6 +8,8 @@ counters, sends N sequential requests, dumps, and prints instructions per reques
     python tests/bench/instructions.py                 # 200 non-streaming chat requests
     python tests/bench/instructions.py --stream        # 200 streams of 20 chunks
     python tests/bench/instructions.py --repo DIR      # measure another checkout (before/after)
+    python tests/bench/instructions.py --tracing       # with OpenTelemetry tracing on, exporting to a
+                                                       # loopback OTLP receiver (the export thread counts)
 
 Needs valgrind (Debian's ``valgrind`` package, which ships ``callgrind_control``).
 """
@@ -90,15 +92,23 @@ async def main() -> None:
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--stream", action="store_true", help="streaming requests (20 chunks each)")
     ap.add_argument("--repo", default=str(HERE.parents[1]), help="checkout whose gateway is measured")
+    ap.add_argument("--tracing", action="store_true", help="tracing on: OTLP/HTTP to a receiver in this process")
     args = ap.parse_args()
 
     fake = await FakeOpenAI().start()
+    receiver = None
+    otel: dict[str, str] = {}
+    if args.tracing:
+        sys.path.insert(0, str(HERE.parent / "plugins" / "tracing"))
+        from otlp_receiver import OtlpReceiver
+        receiver = await OtlpReceiver().start()
+        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     work = tempfile.mkdtemp(prefix="relaygate-instr-")
     env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": fake.base_url,
            "RELAYGATE_API_KEYS": KEY, "RELAYGATE_LEDGER_PATH": os.path.join(work, "ledger.db"),
-           "PYTHONPATH": args.repo}
+           "PYTHONPATH": args.repo, **otel}
     env.pop("ANTHROPIC_API_KEY", None)
     env.pop("GEMINI_API_KEY", None)
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/callgrind.out.%p",
@@ -119,6 +129,8 @@ async def main() -> None:
         print(f"repo: {args.repo}")
         print(f"{args.requests} {what}s: {total:,} instructions; {total // args.requests:,} per {what}"
               + (f"; {chunks} client reads" if args.stream else ""))
+        if receiver is not None:
+            print(f"spans received by the OTLP receiver: {len(receiver.spans)}")
     finally:
         proc.terminate()
         try:
@@ -126,6 +138,8 @@ async def main() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
         await fake.stop()
+        if receiver is not None:
+            await receiver.stop()
 
 
 if __name__ == "__main__":
