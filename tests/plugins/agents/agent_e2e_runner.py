@@ -7,6 +7,11 @@ and prints one JSON line (``RESULT {...}``) with the agent's exit code, its outp
 ledger rows and the upstream calls. Usage::
 
     python agent_e2e_runner.py AGENT CACHE_DIR WORK_DIR [--scenario ok|disabled] [--via anthropic]
+                               [--zero-config --model PROVIDER/MODEL]
+
+``--zero-config`` builds the gateway with no config file: ``settings_from_env`` with the SDK
+variables pointing at the fakes (wildcard endpoints ``openai/*``, ``anthropic/*``, ``gemini/*``,
+policy ``agents``), and ``--model`` is the model the agent asks for (``relaygate agent-env --model``).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from support.fake_openai import FakeOpenAI
 from support.gateway import TEST_KEY, metric_value, run_gateway, settings_for
 
 from plugins.agents.agent_env import setup_for
+from proxy.zeroconf import settings_from_env
 
 TASK = "Run the shell command: echo hi. Then reply with the single word DONE."
 SHELL_TOOLS = {"Bash": {"command": "echo hi", "description": "Print hi"},
@@ -66,9 +72,19 @@ def decide(body: dict[str, Any]) -> Behavior:
     return Behavior(text="Hello from the fake model. DONE")
 
 
+def dropped_parameters(metrics: str) -> dict[str, float]:
+    """``relaygate_dropped_parameters_total`` by parameter (summed over endpoints)."""
+    out: dict[str, float] = {}
+    for line in metrics.splitlines():
+        if line.startswith("relaygate_dropped_parameters_total{") and 'parameter="' in line:
+            param = line.split('parameter="', 1)[1].split('"', 1)[0]
+            out[param] = out.get(param, 0.0) + float(line.rpartition(" ")[2])
+    return out
+
+
 def rule_driven(cls: type) -> type:
     class RuleDriven(cls):  # type: ignore[misc,valid-type]
-        def _next_behavior(self, path: str) -> Behavior:
+        def _next_behavior(self, path: str, raw_body: bytes = b"") -> Behavior:
             body = self.requests[-1].body if self.requests else None
             return decide(body if isinstance(body, dict) else {})
     return RuleDriven
@@ -86,9 +102,10 @@ def agent_command(agent: str, bin_dir: Path, model: str | None) -> list[str]:
     return [exe, "run", "-m", f"relaygate/{model}", "--format", "json", TASK]
 
 
-def agent_environment(agent: str, url: str, key: str, home: Path, via: str) -> tuple[dict[str, str], str | None]:
+def agent_environment(agent: str, url: str, key: str, home: Path, via: str,
+                      model: str | None = None) -> tuple[dict[str, str], str | None]:
     """The agent-env set-up (env and config file), plus what a throw-away test run needs."""
-    setup = setup_for(agent, url, key, via=via)
+    setup = setup_for(agent, url, key, model, via=via)
     env = {"HOME": str(home), "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
            "LANG": "C.UTF-8", "TERM": "dumb", **setup.env}
     if setup.config_path:
@@ -96,7 +113,6 @@ def agent_environment(agent: str, url: str, key: str, home: Path, via: str) -> t
                     .replace("$HOME", str(home)))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(setup.config_text)
-    model = None
     if agent == "gemini":
         env["GEMINI_CLI_TRUST_WORKSPACE"] = "true"
     if agent == "opencode":
@@ -118,7 +134,13 @@ async def main() -> None:
     ap.add_argument("--cross", action="store_true", help="serve every agent from another provider (translation)")
     ap.add_argument("--timeout", type=float, default=180)
     ap.add_argument("--refusal-status", type=int, help="agents.refusal_status for this agent kind")
+    ap.add_argument("--zero-config", action="store_true",
+                    help="no config file: settings_from_env with the fakes' base URLs")
+    ap.add_argument("--model", help="the model the agent asks for (agent-env --model), "
+                                    "e.g. anthropic/claude-sonnet-4-6")
     args = ap.parse_args()
+    if args.zero_config and (args.cross or args.refusal_status or args.scenario != "ok"):
+        ap.error("--zero-config takes no --cross, --refusal-status or --scenario")
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
     fakes = {"openai": await rule_driven(FakeOpenAI)().start(),
              "anthropic": await rule_driven(FakeAnthropic)().start(),
@@ -140,9 +162,17 @@ async def main() -> None:
     home, workdir = args.work / "home", args.work / "ws"
     home.mkdir(parents=True, exist_ok=True)
     workdir.mkdir(parents=True, exist_ok=True)
-    settings = settings_for(config, ledger_path=str(args.work / "ledger.db"))
+    if args.zero_config:
+        settings = settings_from_env({
+            "OPENAI_API_KEY": "sk-upstream-secret", "OPENAI_BASE_URL": fakes["openai"].base_url,
+            "ANTHROPIC_API_KEY": "sk-ant-upstream", "ANTHROPIC_BASE_URL": fakes["anthropic"].base_url,
+            "GEMINI_API_KEY": "gm-upstream", "GOOGLE_GEMINI_BASE_URL": fakes["gemini"].base_url,
+            "RELAYGATE_API_KEYS": TEST_KEY, "RELAYGATE_LEDGER_PATH": str(args.work / "ledger.db")})
+    else:
+        settings = settings_for(config, ledger_path=str(args.work / "ledger.db"))
     async with run_gateway(settings) as gw:
-        env, model = agent_environment(args.agent, gw.url, TEST_KEY, home, args.via)
+        env, model = agent_environment(args.agent, gw.url, TEST_KEY, home, args.via, args.model)
+        model = model or args.model
         cmd = agent_command(args.agent, args.cache / PACKAGES[args.agent] / "node_modules" / ".bin", model)
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(*cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
@@ -162,9 +192,14 @@ async def main() -> None:
     result = {
         "agent": args.agent, "scenario": args.scenario, "rc": rc, "elapsed": round(elapsed, 1),
         "stdout": out.decode(errors="replace")[-6000:], "stderr": err.decode(errors="replace")[-4000:],
-        "ledger": [{k: r[k] for k in ("agent", "session_id", "owner", "endpoint", "status", "total_tokens",
-                                      "surface")} for r in rows],
+        "ledger": [{k: r[k] for k in ("agent", "session_id", "owner", "endpoint", "provider", "provider_model",
+                                      "status", "total_tokens", "surface")} for r in rows],
         "upstream": {name: [r.path for r in f.requests] for name, f in fakes.items()},
+        "upstream_models": {name: [r.body.get("model") if isinstance(r.body, dict) else None for r in f.requests]
+                            for name, f in fakes.items()},
+        "upstream_tools": {name: [_tool_names(r.body) if isinstance(r.body, dict) else [] for r in f.requests]
+                           for name, f in fakes.items()},
+        "dropped": dropped_parameters(metrics),
         "agent_requests": metric_value(metrics, "relaygate_agent_requests_total", agent=kind),
     }
     print("RESULT " + json.dumps(result), flush=True)

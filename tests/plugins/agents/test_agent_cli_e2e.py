@@ -6,6 +6,8 @@ agent_e2e_runner.py inside ``unshare --net``: a network namespace with only loop
 the gateway and a rule-driven fake upstream run too, so the agents can reach nothing else.
 The task needs a tool call (run ``echo hi``, then answer DONE). Telemetry and update checks
 are off (the runner uses ``relaygate agent-env``'s set-up, which switches them off).
+The zero-config cases run with no config file (``--zero-config``: ``settings_from_env``
+with the fakes' base URLs): Codex on ``anthropic/...``, Gemini CLI on ``openai/...``.
 """
 
 from __future__ import annotations
@@ -108,3 +110,46 @@ def test_disabled_key_stops_the_agent_with_the_gateways_message(agent, tmp_path)
     assert "has been disabled by an administrator" in output, output[-3000:]
     assert r["agent_requests"] <= 2, f"{r['agent_requests']} calls: the agent retried a permanent refusal"
     assert not any(r["upstream"].values()) and not r["ledger"]
+
+
+#: (agent, the other provider's model it asks for, the fake that must serve it, what policy ``agents`` drops)
+ZERO_CONFIG_CASES = [
+    ("codex", "anthropic/claude-sonnet-4-6", "anthropic", {"tools.web_search"}),
+    ("gemini", "openai/gpt-4o-mini", "openai", {"top_k"}),
+]
+
+
+@pytest.mark.parametrize(("agent", "model", "provider", "dropped"), ZERO_CONFIG_CASES,
+                         ids=[f"{a}-on-{p}" for a, _, p, _ in ZERO_CONFIG_CASES])
+def test_agent_on_another_providers_model_with_no_config_file(agent, model, provider, dropped, tmp_path):
+    """Zero-config: the gateway's settings come from ``settings_from_env`` (the SDK variables pointing
+    at the fakes, ``RELAYGATE_API_KEYS``), the agent's set-up from ``relaygate agent-env --model
+    provider/model``; the wildcard endpoint serves it and policy ``agents`` drops what the other
+    provider cannot express, so the tool-using turn completes."""
+    r = run_agent(agent, tmp_path, "--zero-config", "--model", model)
+    output = r["stdout"] + r["stderr"]
+    assert r["rc"] == 0, output[-3000:]
+    assert "DONE" in r["stdout"], output[-3000:]
+    ledger = r["ledger"]
+    assert len(ledger) >= 2, (ledger, output[-3000:])      # the tool call, then the answer after its result
+    assert all(row["status"] == 200 for row in ledger), ledger
+    assert {row["agent"] for row in ledger} == {KINDS[agent]}
+    assert {row["owner"] for row in ledger} == {"default"}  # RELAYGATE_API_KEYS keys
+    assert {row["endpoint"] for row in ledger} == {model}     # the wildcard endpoint "<provider>/*"
+    assert {row["provider_model"] for row in ledger} == {model.split("/", 1)[1]}
+    sessions = {row["session_id"] for row in ledger}
+    assert len(sessions) == 1 and "" not in sessions, sessions
+    used = {name for name, paths in r["upstream"].items() if paths}
+    assert used == {provider}, r["upstream"]
+    assert set(r["upstream_models"][provider]) == {model.split("/", 1)[1]}
+    assert len(r["upstream"][provider]) == len(ledger)
+    assert dropped <= set(r["dropped"]), r["dropped"]
+    assert not any("web_search" in names for names in r["upstream_tools"][provider])
+    if agent == "codex":
+        events = [json.loads(ln) for ln in r["stdout"].splitlines() if ln.startswith("{")]
+        runs = [e["item"] for e in events if e.get("type") == "item.completed"
+                and e["item"].get("type") == "command_execution"]
+        assert runs and runs[0]["exit_code"] == 0 and "hi" in runs[0]["aggregated_output"]
+    if agent == "gemini":
+        stats = json.loads(r["stdout"][r["stdout"].index("{"):])["stats"]["tools"]
+        assert stats["totalSuccess"] >= 1
