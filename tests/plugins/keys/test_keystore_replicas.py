@@ -29,7 +29,7 @@ async def replicas(fake_openai, tmp_path):
 
 async def test_key_created_on_one_replica_works_on_the_other_and_revocation_follows(replicas):
     one, two, schema = replicas
-    created = await Admin(one.url).create(name="shared", owner="ops", team="infra")
+    created = await Admin(one.url).create(name="ops-common", owner="ops", team="infra")
     secret = created["secret"]
     assert (await chat(one.url, secret))[0] == 200             # at once on the replica that created it
 
