@@ -8,12 +8,15 @@ Plugins register them through ``relaygate_register_apis``.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from proxy.usage import Usage
 from proxy.errors import GatewayError
+
+if TYPE_CHECKING:
+    from proxy.exchange import TranslateOptions
 
 
 def usage_value_present(line: bytes) -> bool:
@@ -144,6 +147,11 @@ class Api:
 
     def is_stream(self, body: dict[str, Any]) -> bool:
         return body.get("stream") is True
+
+    def for_provider(self, body: dict[str, Any], options: TranslateOptions) -> dict[str, Any]:
+        """A passthrough body fitted to the provider kind (``options.target``): a parameter that
+        kind refuses follows the endpoint's policy (``options.unsupported``). Never mutates *body*."""
+        return body
 
     def upstream_body(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
         """Adjust a passthrough body (e.g. ask for stream usage); :meth:`stream_filter` undoes

@@ -50,6 +50,8 @@ class TranslateOptions:
     agent (``coding_agent``) and rejects everything else, and everything for other
     clients. ``target``: the provider kind (``openai``, ``openai_compatible``,
     ``anthropic``, ...). ``stream``: whether the client asked for a stream.
+    ``api_version``: the API version the provider's config names (e.g. the
+    ``anthropic-version`` it sends), so a translation follows that version's rules.
     """
 
     stream: bool | None = None
@@ -57,6 +59,7 @@ class TranslateOptions:
     target: str = ""
     dropped: list[str] = field(default_factory=list)
     coding_agent: bool = False
+    api_version: str = ""
 
     def drops(self, kind: str) -> bool:
         if self.policy == "drop":
@@ -170,7 +173,7 @@ class Exchange:
     # -- request
     def request(self, body: dict[str, Any], *, model: str, options: TranslateOptions) -> dict[str, Any]:
         """The body to send upstream (*model*: the provider's model id)."""
-        return self.client.upstream_body(body, bool(options.stream))
+        return self.client.upstream_body(self.client.for_provider(body, options), bool(options.stream))
 
     # -- answer
     def usage(self, body: Any) -> Usage:

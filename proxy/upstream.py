@@ -168,7 +168,8 @@ def upstream_body(ctx: RequestContext, route: Route) -> dict[str, Any]:
     """The route's exchange applied to the client's body, with the endpoint's policy."""
     assert ctx.body is not None
     opts = TranslateOptions(stream=ctx.stream, policy=route.endpoint.unsupported_params, target=route.provider.kind,
-                            coding_agent=ctx.stash.get(CODING_AGENT, False))
+                            coding_agent=ctx.stash.get(CODING_AGENT, False),
+                            api_version=route.provider.config.api_version or "")
     body = route.exchange.request(ctx.body, model=route.upstream_model, options=opts)
     if opts.dropped:
         ctx.response_headers[DROPPED_HEADER] = ",".join(opts.dropped)

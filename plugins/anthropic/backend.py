@@ -14,11 +14,13 @@ finish ``stop``/``length``/``tool_calls``/``content_filter`` <->
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from plugins.anthropic.backend_stream import AnthropicParser
 from plugins.anthropic.client import CLIENT as CLIENT
+from plugins.anthropic.models import max_output_tokens
+from plugins.anthropic.versions import fit_to_version
+from plugins.anthropic.content_blocks import assistant_content_blocks, user_blocks
 from plugins.openai.errors import openai_error
 from plugins.translate.pivot import (
     EFFORT_BUDGET,
@@ -27,16 +29,14 @@ from plugins.translate.pivot import (
     chat_usage,
     dumps,
     loads_object,
-    mime_from_url,
     new_id,
     now,
-    parse_data_uri,
     parse_error_body,
-    text_of,
 )
 from proxy.exchange import HOSTED_TOOL, MEANING, SAMPLING
 
-DEFAULT_MAX_TOKENS = 4096
+#: max_tokens for a model of unknown limit when the client sets none (Anthropic's smallest limit)
+UNKNOWN_MODEL_MAX_TOKENS = 4096
 FINISH_FROM_STOP = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
                     "refusal": "content_filter", "pause_turn": "stop", "model_context_window_exceeded": "length"}
 #: Anthropic error types -> (status for OpenAI-style clients, OpenAI error type)
@@ -55,57 +55,12 @@ def anthropic_usage_to_chat(u: dict[str, Any] | None) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ requests: chat -> anthropic
 
-def _image_block(url: str) -> dict[str, Any]:
-    parsed = parse_data_uri(url)
-    if parsed:
-        mime, data = parsed
-        kind = "document" if mime == "application/pdf" else "image"
-        return {"type": kind, "source": {"type": "base64", "media_type": mime, "data": data}}
-    kind = "document" if mime_from_url(url) == "application/pdf" else "image"
-    return {"type": kind, "source": {"type": "url", "url": url}}
-
-
-def _user_blocks(content: Any, opts: Options) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    blocks: list[dict[str, Any]] = []
-    for part in content or []:
-        kind = part.get("type")
-        if kind == "text":
-            blocks.append({"type": "text", "text": part.get("text", "")})
-        elif kind == "image_url":
-            iu = part.get("image_url")
-            blocks.append(_image_block(iu.get("url", "") if isinstance(iu, dict) else str(iu)))
-        elif kind == "file":
-            f = part.get("file") or {}
-            parsed = parse_data_uri(f.get("file_data") or "")
-            if not parsed:
-                opts.unsupported("messages.content.file", "only inline file_data (data: URI) can be sent")
-                continue
-            mime, data = parsed
-            block: dict[str, Any] = {"type": "document", "source": {"type": "base64", "media_type": mime,
-                                                                      "data": data}}
-            if mime.startswith("image/"):
-                block["type"] = "image"
-            elif mime.startswith("text/"):
-                block["source"] = {"type": "text", "media_type": "text/plain",
-                                   "data": base64.b64decode(data).decode("utf-8", "replace")}
-            if f.get("filename") and block["type"] == "document":
-                block["title"] = f["filename"]
-            blocks.append(block)
-        else:
-            opts.unsupported(f"messages.content.{kind}", f"content part type {kind!r} has no Anthropic block")
-    return blocks
-
-
-def _assistant_blocks(m: dict[str, Any]) -> list[dict[str, Any]]:
+def _assistant_blocks(m: dict[str, Any], opts: Options) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for tb in m.get("thinking_blocks") or []:
         if isinstance(tb, dict) and tb.get("type") in ("thinking", "redacted_thinking"):
             blocks.append(dict(tb))
-    text = text_of(m.get("content"))
-    if text:
-        blocks.append({"type": "text", "text": text})
+    blocks.extend(assistant_content_blocks(m.get("content"), opts))
     for tc in m.get("tool_calls") or []:
         fn = tc.get("function") or {}
         blocks.append({"type": "tool_use", "id": tc.get("id") or new_id("toolu_"), "name": fn.get("name", ""),
@@ -117,7 +72,7 @@ def _tool_result(m: dict[str, Any], opts: Options) -> dict[str, Any]:
     content = m.get("content")
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.get("tool_call_id", "")}
     if isinstance(content, list):
-        block["content"] = _user_blocks(content, opts)
+        block["content"] = user_blocks(content, opts)
     else:
         block["content"] = content if content is not None else ""
     return block
@@ -137,11 +92,11 @@ def _messages(messages: list[dict[str, Any]], opts: Options) -> tuple[list[dict[
         role = m.get("role")
         if role in ("system", "developer"):
             c = m.get("content")
-            system.extend(_user_blocks(c, opts) if isinstance(c, list) else [{"type": "text", "text": c or ""}])
+            system.extend(user_blocks(c, opts) if isinstance(c, list) else [{"type": "text", "text": c or ""}])
         elif role == "user":
-            add("user", _user_blocks(m.get("content"), opts))
+            add("user", user_blocks(m.get("content"), opts))
         elif role == "assistant":
-            blocks = _assistant_blocks(m)
+            blocks = _assistant_blocks(m, opts)
             if blocks:
                 add("assistant", blocks)
         elif role == "tool":
@@ -206,21 +161,21 @@ def request_from_chat(body: dict[str, Any], model: str, opts: Options) -> dict[s
     _unsupported_sampling(body, opts)
     system, messages = _messages(body.get("messages") or [], opts)
     out: dict[str, Any] = {"model": model, "messages": messages}
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    # The reference: no max_tokens means no limit, i.e. the model's maximum output.
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or max_output_tokens(model)
     effort = body.get("reasoning_effort")
     if effort and effort != "none":
         budget = EFFORT_BUDGET.get(effort, EFFORT_BUDGET["medium"])
         if max_tokens:
             budget = min(budget, max_tokens - 1)
-            if budget < 1024:
-                opts.unsupported("reasoning_effort", f"a thinking budget needs max_tokens above 1024 "
-                                                     f"(got {max_tokens})", SAMPLING)
-            else:
-                out["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        else:                                # a model we know no limit of: room for the answer too
+            max_tokens = budget + UNKNOWN_MODEL_MAX_TOKENS
+        if budget < 1024:
+            opts.unsupported("reasoning_effort", f"a thinking budget needs max_tokens above 1024 "
+                                                 f"(got {max_tokens})", SAMPLING)
         else:
             out["thinking"] = {"type": "enabled", "budget_tokens": budget}
-            max_tokens = budget + DEFAULT_MAX_TOKENS
-    out["max_tokens"] = max_tokens or DEFAULT_MAX_TOKENS
+    out["max_tokens"] = max_tokens or UNKNOWN_MODEL_MAX_TOKENS
     if system:
         out["system"] = system
     for src, dst in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k")):
@@ -240,6 +195,7 @@ def request_from_chat(body: dict[str, Any], model: str, opts: Options) -> dict[s
         out["metadata"] = {"user_id": body["user"]}
     if opts.stream:
         out["stream"] = True
+    fit_to_version(out, opts)
     return out
 
 

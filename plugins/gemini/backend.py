@@ -30,6 +30,7 @@ from plugins.translate.pivot import (
     text_of,
 )
 from plugins.gemini.answers import GeminiParser, response_to_chat
+from plugins.gemini.reference_parts import document_parts, reasoning_parts, text_part
 from proxy.exchange import HOSTED_TOOL, MEANING, SAMPLING
 
 # ------------------------------------------------------------------ requests: chat -> gemini
@@ -48,7 +49,11 @@ def _parts(content: Any, opts: Options) -> list[dict[str, Any]]:
     for p in content or []:
         kind = p.get("type")
         if kind == "text":
-            parts.append({"text": p.get("text", "")})
+            parts.append(text_part(p, opts))
+        elif kind == "document":
+            parts.extend(document_parts(p, opts, _parts))
+        elif kind == "reasoning":
+            parts.extend(reasoning_parts(p, opts))
         elif kind == "image_url":
             iu = p.get("image_url")
             parts.append(_media_part(iu.get("url", "") if isinstance(iu, dict) else str(iu)))
@@ -66,15 +71,17 @@ def _parts(content: Any, opts: Options) -> list[dict[str, Any]]:
     return parts
 
 
-def _model_parts(m: dict[str, Any]) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = []
-    text = text_of(m.get("content"))
+def _model_parts(m: dict[str, Any], opts: Options) -> list[dict[str, Any]]:
+    content = m.get("content")
     msig = (m.get("extra_content") or {}).get("google", {}).get("thought_signature")
+    parts = [p for p in (_parts(content, opts) if isinstance(content, list) else []) if p != {"text": ""}]
+    parts = [p for p in parts if p.get("thought")] + [p for p in parts if not p.get("thought")]
+    text = content if isinstance(content, str) else ""
     if text:
-        part: dict[str, Any] = {"text": text}
-        if msig:
-            part["thoughtSignature"] = msig
-        parts.append(part)
+        parts.append({"text": text})
+    said = [p for p in parts if not p.get("thought") and "text" in p]
+    if said and msig:
+        said[0]["thoughtSignature"] = msig
     elif msig and not m.get("tool_calls"):
         parts.append({"text": "", "thoughtSignature": msig})
     for tc in m.get("tool_calls") or []:
@@ -112,7 +119,7 @@ def _contents(messages: list[dict[str, Any]], opts: Options) -> tuple[list[dict[
         elif role == "assistant":
             for tc in m.get("tool_calls") or []:
                 names[tc.get("id", "")] = (tc.get("function") or {}).get("name", "")
-            add("model", _model_parts(m))
+            add("model", _model_parts(m, opts))
         elif role == "tool":
             tid = m.get("tool_call_id", "")
             fr: dict[str, Any] = {"name": names.get(tid, ""), "response": {"output": text_of(m.get("content"))}}

@@ -17,6 +17,7 @@ from typing import Any
 from proxy.checks import boolean, int_at_least, number_in, object_field, one_of
 from plugins.openai.compaction import replace_gateway_compactions
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
+from plugins.openai.responses_shapes import to_openai_shapes
 from plugins.openai.responses_meter import ResponsesStreamMeter, usage_from_responses
 from plugins.openai.responses_stream import CURRENT_STREAM, error_event_fields
 from proxy import hookimpl, sse
@@ -241,6 +242,7 @@ class OpenAIResponses(Api):
         if include is not None and (not isinstance(include, list) or not all(isinstance(s, str) for s in include)):
             raise _reject("'include' must be a list of strings", "include")
         object_field(body, "prompt")
+        to_openai_shapes(body)               # one shape for the passthrough, the store and translations
 
     def upstream_body(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
         # A compaction another model made through the gateway is its summary to OpenAI too.
