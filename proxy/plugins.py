@@ -16,6 +16,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.openai.embeddings_api",
     "plugins.openai.completions_api",
     "plugins.unified.reference_params",
+    "plugins.unified.embedding_ids",
     "plugins.openai.provider",
     "plugins.unified.surface",
     "plugins.openai.surface",

@@ -3,7 +3,9 @@
 Thinking blocks the client replays are decoded: a real Anthropic signature
 travels on in ``thinking_blocks``; a gateway-made one (``RGC1`` carrier, see common.carry)
 restores the Gemini thought signatures it packed. Synthesised messages carry
-every key the spec marks required, nullable ones as ``null``.
+every key the spec marks required, nullable ones as ``null``, and leave out the
+optional ones instead of writing ``null`` (a text block has no ``citations``:
+the Vercel AI SDK refuses ``"citations": null``).
 """
 
 from __future__ import annotations
@@ -226,7 +228,7 @@ def response_from_chat(chat: dict[str, Any], model: str, request: dict[str, Any]
     content: list[dict[str, Any]] = _thinking_for(msg)
     if msg.get("content"):
         content.append({"type": "text", "text": msg["content"] if isinstance(msg["content"], str)
-                        else "".join(p.get("text", "") for p in msg["content"]), "citations": None})
+                        else "".join(p.get("text", "") for p in msg["content"])})
     for tc in msg.get("tool_calls") or []:
         fn = tc.get("function") or {}
         content.append({"type": "tool_use", "id": tc.get("id") or new_id("toolu_"), "name": fn.get("name", ""),
@@ -330,7 +332,7 @@ class AnthropicEmitter:
             out.append(self._signature_block({"msig": msig}))
         if d.get("content"):
             if not self._open or self._open[0] != "text":
-                out.append(self._begin("text", {"type": "text", "text": "", "citations": None}))
+                out.append(self._begin("text", {"type": "text", "text": ""}))
             out.append(self._delta({"type": "text_delta", "text": d["content"]}))
         for tc in d.get("tool_calls") or []:
             ti = tc.get("index", 0)

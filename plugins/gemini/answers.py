@@ -82,8 +82,17 @@ def candidate_to_choice(cand: dict[str, Any]) -> dict[str, Any]:
         msg["reasoning_content"] = "".join(thoughts)
     if msig:
         msg["extra_content"] = {"google": {"thought_signature": msig}}
-    return {"index": cand.get("index", 0), "message": msg, "logprobs": _logprobs(cand.get("logprobsResult")),
-            "finish_reason": finish_to_chat(cand.get("finishReason") or "STOP", bool(calls))}
+    choice = {"index": cand.get("index", 0), "message": msg, "logprobs": _logprobs(cand.get("logprobsResult")),
+              "finish_reason": finish_to_chat(cand.get("finishReason") or "STOP", bool(calls))}
+    return with_extra_fields(choice, cand)
+
+
+def with_extra_fields(choice: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]:
+    """The reference's ``extra_fields`` of a choice: Gemini's ``safetyRatings`` (the one extra field
+    the reference passes on), only when the candidate has them."""
+    if cand.get("safetyRatings"):
+        choice["extra_fields"] = {"safetyRatings": cand["safetyRatings"]}
+    return choice
 
 
 def response_to_chat(body: dict[str, Any], model: str) -> dict[str, Any]:
@@ -93,9 +102,6 @@ def response_to_chat(body: dict[str, Any], model: str) -> dict[str, Any]:
                     "logprobs": None, "finish_reason": "content_filter"}]
     return {"id": "chatcmpl-" + (body.get("responseId") or new_id("")), "object": "chat.completion",
             "created": now(), "model": model, "choices": choices, "usage": usage_to_chat(body.get("usageMetadata"))}
-
-
-
 
 
 class GeminiParser:
@@ -186,7 +192,9 @@ class GeminiParser:
                 out.append(self._chunk(i, delta, logprobs=lp))
                 lp = None
         if cand.get("finishReason"):
-            out.append(self._chunk(i, {}, finish_to_chat(cand["finishReason"], self._calls.get(i, False))))
+            last = self._chunk(i, {}, finish_to_chat(cand["finishReason"], self._calls.get(i, False)))
+            with_extra_fields(last["choices"][0], cand)
+            out.append(last)
         return out
 
 

@@ -2,7 +2,10 @@
 
 ``dimensions`` -> ``outputDimensionality``; ``encoding_format: base64`` (the openai SDK's default) is
 honoured by packing the returned floats as little-endian float32. Gemini reports no token usage for
-embeddings, so usage is 0. Token-id inputs (lists of integers) cannot be expressed.
+embeddings, so usage is 0. Token-id inputs (lists of integers, LangChain's ``OpenAIEmbeddings`` default)
+are refused with 400 naming ``input`` whatever the policy: Gemini embeds text, and token ids of an
+unknown tokenizer cannot be turned back into it (dropping them would answer an empty list).
+The answer has an ``id``, as the reference's embeddings response does.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from typing import Any
 
 from plugins.gemini.backend import error_to_chat
 from plugins.openai.chat_sides import ChatClient
+from plugins.translate.pivot import new_id
+from proxy.errors import RequestRejected
 from proxy.exchange import Exchange, TranslateOptions
 
 
@@ -32,7 +37,6 @@ class EmbeddingsOnGemini(Exchange):
 
 
 def translate_request(body: dict[str, Any], *, model: str, options: TranslateOptions) -> dict[str, Any]:
-    opts = options
     inputs = body.get("input")
     if isinstance(inputs, str):
         inputs = [inputs]
@@ -41,7 +45,9 @@ def translate_request(body: dict[str, Any], *, model: str, options: TranslateOpt
         if isinstance(item, str):
             texts.append(item)
         else:
-            opts.unsupported("input", "Gemini embeds text, not token ids")
+            raise RequestRejected("'input' holds token ids, but this endpoint's provider (Gemini) embeds text "
+                                  "only: send strings (LangChain: OpenAIEmbeddings(check_embedding_ctx_length="
+                                  "False))", param="input")
     requests = []
     for text in texts:
         r: dict[str, Any] = {"model": f"models/{model}", "content": {"parts": [{"text": text}]}}
@@ -58,4 +64,5 @@ def translate_response(body: dict[str, Any], *, model: str, request: dict[str, A
         values = e.get("values") or []
         vec: Any = base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode() if b64 else values
         data.append({"object": "embedding", "index": i, "embedding": vec})
-    return {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+    return {"id": new_id("emb-"), "object": "list", "data": data, "model": model,
+            "usage": {"prompt_tokens": 0, "total_tokens": 0}}

@@ -2,7 +2,9 @@
 
 ``POST /gemini/{v}/models/{endpoint}:{method}``: the gateway endpoint is the
 path between ``models/`` and the method, and may hold ``/``
-(``gemini/gemini-2.5-flash`` in zero-config mode). Streaming is the method
+(``gemini/gemini-2.5-flash`` in zero-config mode). A model id that holds ``/`` may
+also come without ``models/`` (``/gemini/v1beta/gemini/gemini-2.5-flash:generateContent``),
+as the Google SDKs send it. Streaming is the method
 (``streamGenerateContent``), never a header; ``alt=sse`` is kept for the
 provider, without it the JSON-array stream passes through as it arrives.
 Other query parameters are ignored (``?key=`` is accepted as the gateway key
@@ -101,3 +103,8 @@ def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
     routes.add("GET", f"{BASE}/models", handler)
     routes.add("GET", f"{BASE}/models/{{endpoint:.+}}", handler)
     routes.add("POST", f"{BASE}/models/{{tail:.+}}", unknown_method(gateway))
+    # The Google SDKs put a model id holding "/" in the path as it is, without "models/"
+    # (@ai-sdk/google: gemini/gemini-2.5-flash -> /v1beta/gemini/gemini-2.5-flash:generateContent).
+    for method, (api, stream, task) in METHODS.items():
+        routes.surface(SurfaceRoute("POST", f"{BASE}/{{endpoint:[^/]+/.+}}:{method}", api, SURFACE,
+                                    strict=False, task=task, resolve=resolver(api, stream)))

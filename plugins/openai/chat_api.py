@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from plugins.openai.chat_for_openai import fit_for_openai
 from plugins.unified.chat_content import validate_content_parts
 from proxy.checks import boolean, int_at_least, is_int, number_in, object_field, one_of, stop_sequences
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
@@ -27,6 +28,7 @@ from proxy.apis import (
     StreamMeter,
     usage_value_present,
 )
+from proxy.exchange import TranslateOptions
 from proxy.usage import Usage
 from proxy.errors import GatewayError, RequestRejected
 
@@ -210,6 +212,9 @@ class OpenAIStyleApi(Api):
     """What chat and legacy completions share: metered streams, usage and OpenAI's error shape."""
 
     meter_class = ChatStreamMeter
+
+    def for_provider(self, body: dict[str, Any], options: TranslateOptions) -> dict[str, Any]:
+        return fit_for_openai(body, options)
 
     def upstream_body(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
         if not stream:

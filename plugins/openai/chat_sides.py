@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from plugins.openai.chat_for_openai import fit_for_openai
 from plugins.openai.errors import openai_error
 from plugins.translate.pivot import (
     OPENAI_KINDS,
@@ -75,11 +76,9 @@ class ChatBackend:
         out["messages"] = [_strip(m) for m in body.get("messages") or []]
         openai = opts.target in OPENAI_KINDS
         if openai:
+            out = fit_for_openai(out, opts)
             if "max_tokens" in out and "max_completion_tokens" not in out:
                 out["max_completion_tokens"] = out.pop("max_tokens")
-            if out.get("top_k") is not None:
-                opts.unsupported("top_k", "OpenAI chat has no top_k sampling", SAMPLING)
-            out.pop("top_k", None)
         else:
             if out.get("verbosity") is not None:
                 opts.unsupported("verbosity", "OpenAI-compatible servers have no verbosity control", SAMPLING)

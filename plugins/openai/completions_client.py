@@ -21,13 +21,16 @@ def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
             opts.unsupported("prompt", "only a single prompt string translates to a chat model")
             prompt = next((p for p in prompt if isinstance(p, str)), "")
     chat: dict[str, Any] = {"messages": [{"role": "user", "content": prompt or ""}]}
-    for name in ("max_tokens", "temperature", "top_p", "n", "stop", "seed", "presence_penalty",
+    for name in ("max_tokens", "temperature", "top_p", "top_k", "n", "stop", "seed", "presence_penalty",
                  "frequency_penalty", "user"):
         if body.get(name) is not None:
             chat[name] = body[name]
     if body.get("logprobs"):
         chat["logprobs"] = True
         chat["top_logprobs"] = body["logprobs"]
+    if body.get("error_behavior") == "truncate":
+        opts.unsupported("error_behavior", "a chat model answers a prompt above its context window with an error, "
+                                           "never with a truncated answer")
     for name in ("echo", "suffix", "best_of", "logit_bias"):
         if body.get(name):
             opts.unsupported(name, f"{name} has no chat equivalent")

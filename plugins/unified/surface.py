@@ -69,7 +69,8 @@ def resolve_invocation(ctx: RequestContext, gateway: Gateway) -> Resolved:
     """``/serving-endpoints/{name}/invocations``: the endpoint is in the path and
     its configured task decides the wire API ("any": the body's shape does)."""
     name = ctx.path_params["name"]
-    endpoint, _ = gateway.runtime.find_endpoint(name, ctx.principal)
+    # An alias names an endpoint here as in a body's "model" (the pipeline resolves it again, the same way).
+    endpoint, _ = gateway.runtime.find_endpoint(gateway.runtime.resolve_name(name, ctx.surface), ctx.principal)
     if ctx.principal is not None and not ctx.principal.may_call(endpoint.name):
         # before anything about the endpoint (its task) goes into an answer
         raise PermissionDenied(f"this key may not call endpoint {name!r}", param="model")
