@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from plugins.openai.chat_for_openai import fit_for_openai
+from plugins.openai.reference_schema import check_function_properties, check_json_schema, check_tool_calls
 from plugins.unified.chat_content import validate_content_parts
 from proxy.checks import boolean, int_at_least, is_int, number_in, object_field, one_of, stop_sequences
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
@@ -168,7 +169,7 @@ def _tools(body: dict[str, Any], strict: bool) -> None:
                               param="tool_choice")
 
 
-def _response_format(body: dict[str, Any]) -> None:
+def _response_format(body: dict[str, Any], strict: bool) -> None:
     rf = object_field(body, "response_format")
     if rf is None:
         return
@@ -179,6 +180,8 @@ def _response_format(body: dict[str, Any]) -> None:
     if kind == "json_schema" and not isinstance(rf.get("json_schema"), dict):
         raise RequestRejected("'response_format.json_schema' is required when type is json_schema",
                               param="response_format.json_schema")
+    if kind == "json_schema":
+        check_json_schema(rf["json_schema"], "response_format.json_schema", strict)
 
 
 #: sampling fields in the order they are checked (the first error wins); each check accepts a missing
@@ -258,7 +261,9 @@ class OpenAIChat(OpenAIStyleApi):
             if body.get("logprobs") is not True:
                 raise RequestRejected("'top_logprobs' requires 'logprobs': true", param="top_logprobs")
         _tools(body, strict)
-        _response_format(body)
+        _response_format(body, strict)
+        check_tool_calls(body.get("messages"))
+        check_function_properties(body.get("tools"), strict)
         one_of(body, "reasoning_effort", ("none", "minimal", "low", "medium", "high", "xhigh"))
 
     def max_output_tokens(self, body: dict[str, Any]) -> int:

@@ -18,6 +18,7 @@ from proxy.checks import boolean, int_at_least, number_in, object_field, one_of
 from plugins.openai.compaction import replace_gateway_compactions
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
 from plugins.openai.responses_shapes import to_openai_shapes
+from plugins.openai.reference_schema import check_json_schema
 from plugins.openai.responses_meter import ResponsesStreamMeter, usage_from_responses
 from plugins.openai.responses_stream import CURRENT_STREAM, error_event_fields
 from proxy import hookimpl, sse
@@ -243,6 +244,9 @@ class OpenAIResponses(Api):
             raise _reject("'include' must be a list of strings", "include")
         object_field(body, "prompt")
         to_openai_shapes(body)               # one shape for the passthrough, the store and translations
+        fmt = (body.get("text") or {}).get("format")
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            check_json_schema(fmt, "text.format", strict=True)
 
     def upstream_body(self, body: dict[str, Any], stream: bool) -> dict[str, Any]:
         # A compaction another model made through the gateway is its summary to OpenAI too.

@@ -1,4 +1,5 @@
-"""Chat content items of the reference (.ja edition): accepted, validated, forwarded untouched."""
+"""Chat content items of the reference (.ja edition): accepted, validated, forwarded untouched to an
+OpenAI-compatible server, fitted to OpenAI's own parts on an ``openai`` provider."""
 
 from __future__ import annotations
 
@@ -37,28 +38,67 @@ REASONING = {"type": "reasoning", "summary": [
 
 @pytest.fixture
 async def gw(fake_openai, tmp_path):
-    settings = settings_for(all_tasks_config(fake_openai.base_url), ledger_path=str(tmp_path / "ledger.db"))
+    config = all_tasks_config(fake_openai.base_url)
+    config["providers"]["compat"] = {"type": "openai_compatible", "base_url": fake_openai.base_url, "api_key": "c"}
+    config["endpoints"]["compat"] = {"task": "chat", "served_models": [{"name": "c", "provider": "compat",
+                                                                        "model": "llama"}]}
+    config["endpoints"]["chat-drop"] = {**config["endpoints"]["chat"], "unsupported_params": "drop"}
+    settings = settings_for(config, ledger_path=str(tmp_path / "ledger.db"))
     async with run_gateway(settings) as running:
         yield running
 
 
-async def chat(gw, messages: list, prefix: str = "/mlflow/v1") -> tuple[int, dict]:
+async def chat(gw, messages: list, prefix: str = "/mlflow/v1", model: str = "chat") -> tuple[int, dict]:
+    status, body, _ = await chat_with_headers(gw, messages, prefix, model)
+    return status, body
+
+
+async def chat_with_headers(gw, messages: list, prefix: str, model: str) -> tuple[int, dict, dict]:
     async with aiohttp.ClientSession() as s, s.post(
-            f"{gw.url}{prefix}/chat/completions", json={"model": "chat", "messages": messages},
+            f"{gw.url}{prefix}/chat/completions", json={"model": model, "messages": messages},
             headers={"Authorization": f"Bearer {TEST_KEY}"}) as r:
-        return r.status, await r.json()
+        return r.status, await r.json(), dict(r.headers)
 
 
 @pytest.mark.parametrize("prefix", ["/mlflow/v1", "/openai/v1"])
-async def test_every_content_item_is_accepted_and_forwarded_untouched(gw, fake_openai, prefix):
+async def test_every_content_item_is_accepted_and_forwarded_untouched_to_a_compatible_server(gw, fake_openai, prefix):
     messages = [{"role": "user", "content": VALID_PARTS},
                 {"role": "assistant", "content": [REASONING, {"type": "text", "text": "Both say hi."}]},
                 {"role": "user", "content": "Thanks"}]
     fake_openai.script(Behavior(text="ok"))
-    status, body = await chat(gw, messages, prefix)
+    status, body = await chat(gw, messages, prefix, model="compat")
     assert status == 200, body
     validate_openai("CreateChatCompletionResponse", body)
     assert fake_openai.last.body["messages"] == messages
+
+
+async def test_documents_become_openai_file_and_text_parts_on_openai(gw, fake_openai):
+    documents = [p for p in VALID_PARTS if p["type"] == "document" and p["source"]["type"] != "url"]
+    fake_openai.script(Behavior(text="ok"))
+    status, body = await chat(gw, [{"role": "user", "content": documents}])
+    assert status == 200, body
+    assert fake_openai.last.body["messages"][0]["content"] == [
+        {"type": "file", "file": {"file_data": PDF, "filename": "Intro"}},
+        {"type": "text", "text": "Relaygate is a gateway."},
+        {"type": "text", "text": "chunk"}]
+
+
+@pytest.mark.parametrize(("part", "param"), [
+    (REASONING, "messages.content.reasoning"),
+    (VALID_PARTS[0], "messages.content.text.citations"),
+    ({"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}},
+     "messages.content.document.source"),
+])
+async def test_items_openai_cannot_take_are_named_never_dropped_silently(gw, fake_openai, part, param):
+    role = "assistant" if part is REASONING else "user"
+    messages = [{"role": "user", "content": "Hi"}, {"role": role, "content": [part]},
+                {"role": "user", "content": "Go on"}]
+    status, body = await chat(gw, messages)
+    assert status == 400 and validate_openai("ErrorResponse", body)["error"]["param"] == param
+    assert fake_openai.requests == []
+    fake_openai.script(Behavior(text="ok"))
+    status, body, headers = await chat_with_headers(gw, messages, "/mlflow/v1", "chat-drop")
+    assert status == 200 and param in headers["x-relaygate-dropped"].split(",")
 
 
 @pytest.mark.parametrize(("part", "param"), [

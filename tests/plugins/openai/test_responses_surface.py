@@ -183,7 +183,10 @@ async def test_items_and_unknown_fields_pass_through(gw, fake_openai):
     fake_openai.script(Behavior(text="ok"))
     status, _, _ = await post(gw, "/openai/v1/responses", body)
     assert status == 200
-    assert fake_openai.last.body == {**body, "model": "gpt-5.5-2026-01-01"}
+    # the reference's object arguments reach OpenAI as the JSON string OpenAI takes; the rest as sent
+    sent_input = [dict(i) for i in body["input"]]
+    sent_input[3]["arguments"] = '{"x":1}'
+    assert fake_openai.last.body == {**body, "input": sent_input, "model": "gpt-5.5-2026-01-01"}
 
 
 async def test_reference_include_usage_is_not_sent_to_openai(gw, fake_openai):
