@@ -25,6 +25,22 @@ _ERRORS = {
 }
 
 SIGNATURE = "ZmFrZS10aGlua2luZy1zaWduYXR1cmU="
+#: the API version that refuses sampling knobs, assistant documents and user citations
+STRICT_VERSION = "2026-10-21"
+
+
+def version_problem(body: dict) -> str | None:
+    """What Anthropic API 2026-10-21 refuses in *body*, as its 400 message (None: acceptable)."""
+    for name in ("temperature", "top_p", "top_k"):
+        if name in body:
+            return f"{name}: this parameter is not supported in API version {STRICT_VERSION}"
+    for i, m in enumerate(body.get("messages") or []):
+        for j, b in enumerate(m.get("content") if isinstance(m.get("content"), list) else []):
+            if m.get("role") == "assistant" and b.get("type") == "document":
+                return f"messages.{i}.content.{j}: document blocks are only allowed in user messages"
+            if m.get("role") == "user" and b.get("type") == "text" and "citations" in b:
+                return f"messages.{i}.content.{j}.citations: citations are only allowed in assistant messages"
+    return None
 
 
 class FakeAnthropic(FakeUpstream):
@@ -91,6 +107,11 @@ class FakeAnthropic(FakeUpstream):
 
     # ------------------------------------------------------------------ routes
     async def messages(self, request, rec, b: Behavior):
+        if (rec.headers.get("anthropic-version") or "") >= STRICT_VERSION:
+            problem = version_problem(rec.body or {})
+            if problem:
+                return JsonReply({"type": "error", "error": {"type": "invalid_request_error", "message": problem},
+                                  "request_id": new_id("req_fake", 20)}, status=400)
         blocks = self._blocks(b)
         stop = b.finish_reason or ("tool_use" if any(x["type"] == "tool_use" for x in blocks) else "end_turn")
         if not (rec.body or {}).get("stream"):
