@@ -64,19 +64,23 @@ def _parts(blocks: list[dict[str, Any]], opts: Options) -> list[dict[str, Any]]:
                 continue
             parts.append({"type": "image_url", "image_url": {"url": url}})
         elif kind == "document":
-            src = b.get("source") or {}
-            if src.get("type") == "text":
-                parts.append({"type": "text", "text": src.get("data", "")})
-            elif src.get("type") == "base64":
-                f: dict[str, Any] = {"file_data": _source_url(src)}
-                if b.get("title"):
-                    f["filename"] = b["title"]
-                parts.append({"type": "file", "file": f})
-            else:
-                opts.unsupported("messages.content.document.source", "only base64 and text documents translate")
+            parts.append(_document(b, opts))
         else:
             opts.unsupported(f"messages.content.{kind}", f"content block type {kind!r} has no chat equivalent")
     return parts
+
+
+def _document(block: dict[str, Any], opts: Options) -> dict[str, Any]:
+    """A document block as the reference's ``document`` item (its own shape, image blocks of a
+    ``content`` source as ``image_url`` items): each backend maps it to its native form."""
+    source = dict(block.get("source") or {})
+    if isinstance(source.get("content"), list):
+        source["content"] = _parts(source["content"], opts)
+    doc: dict[str, Any] = {"type": "document", "source": source}
+    for key in ("title", "context", "citations"):
+        if block.get(key) is not None:
+            doc[key] = block[key]
+    return doc
 
 
 def _tool_content(block: dict[str, Any], opts: Options) -> Any:

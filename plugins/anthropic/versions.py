@@ -57,7 +57,7 @@ def fit_to_version(out: dict[str, Any], opts: Options) -> None:
         if name not in out:
             continue
         value = out.pop(name)
-        if value != default:
+        if value is not None and value != default:
             opts.unsupported(name, f"Anthropic API {version} refuses {name}", SAMPLING)
     for message in out.get("messages") or []:
         blocks = message.get("content")

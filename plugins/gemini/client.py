@@ -91,6 +91,8 @@ def _media(part: dict[str, Any]) -> dict[str, Any]:
         mime, url = f.get("mimeType", ""), f.get("fileUri", "")
     if mime.startswith("image/"):
         return {"type": "image_url", "image_url": {"url": url}}
+    if "fileData" in part:                     # a file by URL: the reference's document with a url source
+        return {"type": "document", "source": {"type": "url", "url": url}}
     return {"type": "file", "file": {"file_data": url}}
 
 

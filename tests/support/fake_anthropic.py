@@ -32,7 +32,7 @@ STRICT_VERSION = "2026-10-21"
 def version_problem(body: dict) -> str | None:
     """What Anthropic API 2026-10-21 refuses in *body*, as its 400 message (None: acceptable)."""
     for name in ("temperature", "top_p", "top_k"):
-        if name in body:
+        if body.get(name) is not None:
             return f"{name}: this parameter is not supported in API version {STRICT_VERSION}"
     for i, m in enumerate(body.get("messages") or []):
         for j, b in enumerate(m.get("content") if isinstance(m.get("content"), list) else []):

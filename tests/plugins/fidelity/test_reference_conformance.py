@@ -415,3 +415,20 @@ async def test_a_native_anthropic_client_keeps_its_own_version(gw, fake_anthropi
     assert status == 200, body
     assert fake_anthropic.last.headers["anthropic-version"] == "2023-06-01"
     assert json.loads(fake_anthropic.last.raw_body)["max_tokens"] == 16
+
+
+# ---------------------------------------------------------------- Gemini parts from a Gemini client
+
+async def test_gemini_inline_and_file_data_reach_claude_natively(gw, fake_anthropic):
+    parts = [{"inlineData": {"mimeType": "application/pdf", "data": PDF_B64}},
+             {"fileData": {"mimeType": "application/pdf", "fileUri": "https://example.com/a.pdf"}},
+             {"fileData": {"mimeType": "image/png", "fileUri": "https://example.com/cat.png"}},
+             {"text": "Compare."}]
+    status, body, _ = await post(f"{gw.url}/gemini/v1beta/models/claude:generateContent",
+                                 {"contents": [{"role": "user", "parts": parts}]})
+    assert status == 200, body
+    assert fake_anthropic.last.body["messages"][0]["content"] == [
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": PDF_B64}},
+        {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
+        {"type": "text", "text": "Compare."}]
