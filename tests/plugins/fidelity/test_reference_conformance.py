@@ -432,3 +432,29 @@ async def test_gemini_inline_and_file_data_reach_claude_natively(gw, fake_anthro
         {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}},
         {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
         {"type": "text", "text": "Compare."}]
+
+
+async def test_CompletionRequest_top_k_is_named_for_openai(gw, fake_openai):
+    status, body, _ = await post(f"{gw.url}/v1/completions", {"model": "c-gpt", "prompt": "A", "top_k": 3})
+    assert_named_400(status, body, "top_k")
+    assert fake_openai.requests == []
+
+
+async def test_ToolObject_nested_form_is_stored_as_openai_shapes(gw, fake_anthropic):
+    """Stored and translated alike: the follow-up turn (previous_response_id) replays the flat tool."""
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+    fake_anthropic.script(Behavior(tool_calls=[{"name": "lookup", "arguments": {}, "id": "toolu_1"}]),
+                          Behavior(text="done"))
+    status, first, _ = await post(f"{gw.url}/v1/responses", {"model": "claude", "input": "Look it up",
+                                                             "tools": [tool], "store": True})
+    assert status == 200, first
+    call = next(i for i in first["output"] if i["type"] == "function_call")
+    status, second, _ = await post(f"{gw.url}/v1/responses", {
+        "model": "claude", "previous_response_id": first["id"], "tools": [tool], "store": True,
+        "input": [{"type": "function_call_output", "call_id": call["call_id"], "output": {"found": True}}]})
+    assert status == 200, second
+    sent = fake_anthropic.last.body
+    assert sent["tools"][0]["name"] == "lookup"
+    assert sent["messages"][-1]["content"][0] == {"type": "tool_result", "tool_use_id": "toolu_1",
+                                                  "content": '{"found":true}'}
+    assert validate_openai("Response", second)["tools"][0]["name"] == "lookup"
