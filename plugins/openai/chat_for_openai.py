@@ -7,7 +7,8 @@ The reference's chat body is OpenAI's plus a few things OpenAI refuses with a
   naming it, or dropped and named);
 - a ``document`` item -> OpenAI's ``file`` part (``base64`` source, as a data URI
   with the title as file name) or a ``text`` part (``text`` source, or a string
-  ``content`` source); a ``url`` document, a ``reasoning`` item and ``citations``
+  ``content`` source), its ``title``/``context`` as a text part before it; a ``url``
+  document, ``citations: {"enabled": true}``, a ``reasoning`` item and ``citations``
   on a text item have no OpenAI form: the policy decides.
 
 An OpenAI-compatible server (vLLM, a reference-compatible host) gets the body as
@@ -23,18 +24,24 @@ from proxy.exchange import SAMPLING
 
 
 def _document(part: dict[str, Any], opts: Options) -> list[dict[str, Any]]:
+    if isinstance(part.get("citations"), dict) and part["citations"].get("enabled") is True:
+        opts.unsupported("messages.content.document.citations", "OpenAI chat does not cite documents")
     source = part.get("source") or {}
     kind = source.get("type")
+    # A text document's title and context go before it (a PDF's title is its file name).
+    keys = ("context",) if kind == "base64" else ("title", "context")
+    about = "\n".join(str(part[k]) for k in keys if isinstance(part.get(k), str) and part[k])
+    head = [{"type": "text", "text": about}] if about else []
     if kind == "base64":
         f = {"file_data": data_uri(source.get("media_type") or "application/pdf", source.get("data", "")),
              "filename": part.get("title") or "document.pdf"}
-        return [{"type": "file", "file": f}]
+        return head + [{"type": "file", "file": f}]
     if kind == "text":
-        return [{"type": "text", "text": source.get("data", "")}]
+        return head + [{"type": "text", "text": source.get("data", "")}]
     if kind == "content" and isinstance(source.get("content"), str):
-        return [{"type": "text", "text": source["content"]}]
+        return head + [{"type": "text", "text": source["content"]}]
     if kind == "content" and isinstance(source.get("content"), list):
-        return fit_parts(source["content"], opts)
+        return head + fit_parts(source["content"], opts)
     opts.unsupported("messages.content.document.source", f"OpenAI takes no {kind!r} document source")
     return []
 

@@ -159,7 +159,7 @@ async def test_masking_reaches_the_provider_with_the_rest_intact(fake_openai, fa
         assert status == 200
         content = fake_openai.last.body["messages"][0]["content"]
         assert content[0]["text"] == "Bonjour ＡＢ — write to [EMAIL] about [REDACTED], card [CARD] 123 ✓"
-        assert content[1]["source"]["data"] == "note: [CARD] 123"
+        assert content[1] == {"type": "text", "text": "note: [CARD] 123"}     # a text document, as OpenAI takes it
         status, _ = await post(gw, "/anthropic/v1/messages", {"model": "claude", "max_tokens": 10, "messages": [
             {"role": "user", "content": [{"type": "document", "source": {
                 "type": "base64", "media_type": "text/plain", "data": B64_CARD}}]}]})

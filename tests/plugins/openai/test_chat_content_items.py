@@ -73,11 +73,13 @@ async def test_every_content_item_is_accepted_and_forwarded_untouched_to_a_compa
 
 
 async def test_documents_become_openai_file_and_text_parts_on_openai(gw, fake_openai):
-    documents = [p for p in VALID_PARTS if p["type"] == "document" and p["source"]["type"] != "url"]
+    documents = [{k: v for k, v in p.items() if k != "citations"} for p in VALID_PARTS
+                 if p["type"] == "document" and p["source"]["type"] != "url"]
     fake_openai.script(Behavior(text="ok"))
     status, body = await chat(gw, [{"role": "user", "content": documents}])
     assert status == 200, body
     assert fake_openai.last.body["messages"][0]["content"] == [
+        {"type": "text", "text": "product notes"},
         {"type": "file", "file": {"file_data": PDF, "filename": "Intro"}},
         {"type": "text", "text": "Relaygate is a gateway."},
         {"type": "text", "text": "chunk"}]
@@ -88,6 +90,7 @@ async def test_documents_become_openai_file_and_text_parts_on_openai(gw, fake_op
     (VALID_PARTS[0], "messages.content.text.citations"),
     ({"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}},
      "messages.content.document.source"),
+    (VALID_PARTS[4], "messages.content.document.citations"),
 ])
 async def test_items_openai_cannot_take_are_named_never_dropped_silently(gw, fake_openai, part, param):
     role = "assistant" if part is REASONING else "user"
