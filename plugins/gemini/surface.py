@@ -106,5 +106,5 @@ def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
     # The Google SDKs put a model id holding "/" in the path as it is, without "models/"
     # (@ai-sdk/google: gemini/gemini-2.5-flash -> /v1beta/gemini/gemini-2.5-flash:generateContent).
     for method, (api, stream, task) in METHODS.items():
-        routes.surface(SurfaceRoute("POST", f"{BASE}/{{endpoint:[^/]+/.+}}:{method}", api, SURFACE,
+        routes.surface(SurfaceRoute("POST", f"{BASE}/{{endpoint:.+}}:{method}", api, SURFACE,
                                     strict=False, task=task, resolve=resolver(api, stream)))
