@@ -2,8 +2,8 @@
 
 ``POST /gemini/{v}/models/{endpoint}:{method}``: the gateway endpoint is the
 path between ``models/`` and the method, and may hold ``/``
-(``gemini/gemini-2.5-flash`` in zero-config mode). A model id that holds ``/`` may
-also come without ``models/`` (``/gemini/v1beta/gemini/gemini-2.5-flash:generateContent``),
+(``gemini/gemini-2.5-flash`` in zero-config mode). A model id may also come
+without ``models/`` (``/gemini/v1beta/gemini/gemini-2.5-flash:generateContent``),
 as the Google SDKs send it. Streaming is the method
 (``streamGenerateContent``), never a header; ``alt=sse`` is kept for the
 provider, without it the JSON-array stream passes through as it arrives.
