@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.metering.ledger",
     "plugins.payloads.recorder",
     "plugins.guardrails.filters",
+    "plugins.mcp.surface",             # /mcp and /mcp/{server}: the MCP gateway
     "plugins.metrics.prometheus",
     "plugins.health",
     "plugins.logs.access",
@@ -51,6 +52,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.reports.cli",
     "plugins.metering.prices_cli",
     "plugins.agents.agent_env",
+    "plugins.mcp.cli",
 )
 
 
