@@ -93,7 +93,7 @@ def _params(msg: dict[str, Any], model: Any) -> Any:
     except ValidationError as exc:
         loc = ".".join(str(p) for p in exc.errors()[0]["loc"]) if exc.errors() else "params"
         raise MessageError(t.INVALID_PARAMS, f"Invalid params for {msg['method']}: {loc}",
-                           msg_id=msg.get("id")) from None
+                           msg_id=msg.get("id"), status=200) from None
 
 
 def target_of(msg: dict[str, Any]) -> Target | None:

@@ -13,6 +13,7 @@ from mcp.client.streamable_http import streamable_http_client
 ALICE = "rg-alice-key-0123456789"      # team platform: echo, add, whoami, the review prompt, docs:// resources
 BOB = "rg-bob-key-0123456789"          # team guests: echo only
 EVE = "rg-eve-key-0123456789"          # no grant at all
+ACCEPT = "application/json, text/event-stream"
 
 
 def mcp_config(servers: dict[str, dict[str, Any]], **mcp: Any) -> dict[str, Any]:
