@@ -51,8 +51,8 @@ async def test_per_user_credentials_arrive_upstream_and_never_the_gateway_key(up
                                    "headers": {"X-Shared": "shared-value"}}},
                         vault_path=vault_path, vault_key=key)
     settings = settings_for(config, ledger_path=str(tmp_path / "l.db"))
-    assert "ghp_alice_own_token" not in open(vault_path).read()          # encrypted at rest
-    assert json.load(open(vault_path))["tools"]["alice"].startswith("gAAAA")
+    stored = (tmp_path / "vault.json").read_text()
+    assert "ghp_alice_own_token" not in stored and json.loads(stored)["tools"]["alice"].startswith("gAAAA")
     async with run_gateway(settings) as gw:
         async with mcp_client(gw.url + "/mcp/tools", ALICE) as client:
             assert (await client.call_tool("whoami", {})).content[0].text == "Bearer ghp_alice_own_token"
