@@ -37,10 +37,10 @@ def mcp_snippet(agent: str, url: str, servers: list[str]) -> tuple[str, str]:
         config = {"mcpServers": {name: {"httpUrl": u, "headers": {"Authorization": f"Bearer ${KEY_ENV}"}}
                                  for name, u in entries.items()}}
         return "$HOME/.gemini/settings.json (merge the mcpServers key)", json.dumps(config, indent=2)
-    config: dict[str, Any] = {"mcp": {name: {"type": "remote", "url": u, "enabled": True,
-                             "headers": {"Authorization": f"Bearer {{env:{KEY_ENV}}}"}}
-                      for name, u in entries.items()}}
-    return "opencode.json (merge the mcp key)", json.dumps(config, indent=2)
+    remote: dict[str, Any] = {"mcp": {name: {"type": "remote", "url": u, "enabled": True,
+                                             "headers": {"Authorization": f"Bearer {{env:{KEY_ENV}}}"}}
+                                      for name, u in entries.items()}}
+    return "opencode.json (merge the mcp key)", json.dumps(remote, indent=2)
 
 
 def render_mcp(agent: str, url: str, servers: list[str]) -> str:
