@@ -208,9 +208,9 @@ async def _prompt(ctx: Any, params: t.GetPromptRequestParams) -> t.GetPromptResu
         messages = [t.PromptMessage(role="user", content=_text(
             f"Prompt with arguments: arg1='{args.get('arg1')}', arg2='{args.get('arg2')}'"))]
     elif params.name == "test_prompt_with_embedded_resource":
-        messages = [t.PromptMessage(role="user", content=t.EmbeddedResource(type="resource", resource=(
-                        t.TextResourceContents(uri=args.get("resourceUri", "test://example-resource"),
-                                               mime_type="text/plain", text="Embedded resource content for testing.")))),
+        embedded = t.TextResourceContents(uri=args.get("resourceUri", "test://example-resource"),
+                                          mime_type="text/plain", text="Embedded resource content for testing.")
+        messages = [t.PromptMessage(role="user", content=t.EmbeddedResource(type="resource", resource=embedded)),
                     t.PromptMessage(role="user", content=_text("Please process the embedded resource above."))]
     elif params.name == "test_prompt_with_image":
         messages = [t.PromptMessage(role="user", content=t.ImageContent(type="image", data=PNG, mime_type="image/png")),
