@@ -23,7 +23,7 @@ from plugins.mcp.calls import admit_call
 from plugins.mcp.filtering import filter_list
 from plugins.mcp.messages import LIST_METHODS, UPSTREAM_ERROR, MessageError, error_body, is_request
 from plugins.mcp.policy import grants_kind
-from plugins.mcp.routes import read_message
+from plugins.mcp.inbound import read_message
 from plugins.mcp.upstream_client import connect
 
 if TYPE_CHECKING:

@@ -11,8 +11,7 @@ endpoint (plugins/mcp/endpoint.py) over the ``mcp`` SDK's client transports.
 from __future__ import annotations
 
 import logging
-from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import mcp_types as t
 import orjson
@@ -21,8 +20,9 @@ from aiohttp import web
 from plugins.mcp import metering
 from plugins.mcp.answers import Answers
 from plugins.mcp.calls import admit_call
-from plugins.mcp.config import McpConfig
-from plugins.mcp.messages import MessageError, check_method, error_body, is_request, parse
+from plugins.mcp.endpoint import serve_aggregate, serve_single
+from plugins.mcp.inbound import check_transport, read_message
+from plugins.mcp.messages import MessageError, error_body, is_request
 from plugins.mcp.policy import Caller, grants_kind, may_reach
 from plugins.mcp.relay import SESSION, relay, upstream_request_headers
 from plugins.mcp.state import MCP_STATE, McpState
@@ -37,39 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("relaygate.mcp")
 API_ID = "mcp.jsonrpc"
 CALLER: StashKey[Caller] = StashKey("mcp.caller")
-
-
-def _host_ok(value: str | None, allowed: list[str]) -> bool:
-    if "*" in allowed:
-        return True
-    return value is not None and any(value == a or fnmatchcase(value, a) for a in allowed)
-
-
-def check_transport(request: web.Request, config: McpConfig) -> None:
-    """DNS-rebinding protection: a browser page on another site must not reach a local gateway."""
-    if not _host_ok(request.headers.get("Host"), config.allowed_hosts):
-        raise MessageError(t.INVALID_REQUEST, "Invalid Host header: not in mcp.allowed_hosts", status=421)
-    origin = request.headers.get("Origin")
-    if origin is not None and not _host_ok(origin, config.allowed_origins):
-        raise MessageError(t.INVALID_REQUEST, "Invalid Origin header: not in mcp.allowed_origins", status=403)
-
-
-async def read_message(request: web.Request, limit: int) -> tuple[bytes, dict[str, Any]]:
-    too_large = MessageError(t.INVALID_REQUEST, f"the message is larger than {limit} bytes (mcp.max_message_bytes)",
-                             status=413)
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    raw = bytearray()
-    async for chunk in request.content.iter_any():
-        raw += chunk
-        if len(raw) > limit:
-            raise too_large
-    ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if ctype != "application/json":
-        raise MessageError(t.INVALID_REQUEST, "Content-Type must be application/json", status=415)
-    msg = parse(bytes(raw))
-    check_method(msg)
-    return bytes(raw), msg
 
 
 def unknown_server(name: str) -> MessageError:
@@ -88,14 +55,12 @@ async def serve(gateway: Gateway, request: web.Request, server: str | None) -> w
         assert ctx.principal is not None
         caller = ctx.stash[CALLER] = Caller.of(ctx.principal)
         if server is None:
-            from plugins.mcp.endpoint import serve_aggregate
             response = await serve_aggregate(ctx, state, caller)
         elif server not in state.servers or not may_reach(state.config, caller, server):
             raise unknown_server(server)
         elif state.servers[server].transport == "streamable_http":
             response = await _relay(ctx, state, caller, server)
         else:
-            from plugins.mcp.endpoint import serve_single
             response = await serve_single(ctx, state, caller, server)
         ctx.status = ctx.status or response.status
         return response
