@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.payloads.recorder",
     "plugins.guardrails.filters",
     "plugins.mcp.surface",             # /mcp and /mcp/{server}: the MCP gateway
+    "plugins.mcp.admin_credentials",
     "plugins.metrics.prometheus",
     "plugins.health",
     "plugins.logs.access",

@@ -76,3 +76,24 @@ async def test_guardrails_block_arguments_and_mask_results(upstream, tmp_path):
             await client.call_tool("echo", {"text": "card 4111 1111 1111 1111"})
         assert (await client.call_tool("leak", {})).content[0].text == "write to [EMAIL]"
     assert [c[0] for c in log.calls] == ["leak"]
+
+
+async def test_admin_api_stores_a_users_credential_encrypted(upstream, tmp_path):
+    url, _ = upstream
+    key = new_key()
+    vault_path = tmp_path / "vault.json"
+    config = mcp_config({"tools": {"url": url, "credentials": "per_user"}}, vault_path=str(vault_path), vault_key=key)
+    config["admin"] = {"token": "admin-token-0123456789"}
+    settings = settings_for(config, ledger_path=str(tmp_path / "l.db"))
+    async with run_gateway(settings) as gw:
+        admin = gw.url + "/admin/v1/mcp/credentials/tools/alice"
+        async with aiohttp.ClientSession() as s:
+            async with s.put(admin, json={"credential": "ghp_from_admin"},
+                             headers={"Authorization": f"Bearer {ALICE}"}) as r:
+                assert r.status == 401                                   # a gateway key is not the admin token
+            async with s.put(admin, json={"credential": "ghp_from_admin"},
+                             headers={"Authorization": "Bearer admin-token-0123456789"}) as r:
+                assert r.status == 204
+        assert "ghp_from_admin" not in vault_path.read_text()
+        async with mcp_client(gw.url + "/mcp/tools", ALICE) as client:
+            assert (await client.call_tool("whoami", {})).content[0].text == "Bearer ghp_from_admin"
