@@ -105,12 +105,15 @@ def _span(ctx: RequestContext, call: ToolCall, outcome: str, duration: float, re
     telemetry: Any = ctx.gateway.stash.get(TELEMETRY)
     if telemetry is None or telemetry.tracer is None:
         return
-    from opentelemetry.propagate import extract
-    from opentelemetry.trace import SpanKind, Status, StatusCode
+    from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
+    from plugins.tracing.spans import server_span
+
+    parent = server_span(ctx)
     start = int(call.started_wall * 1e9)
     span = telemetry.tracer.start_span(
-        f"tools/call {call.tool}", extract(dict(ctx.request.headers)), kind=SpanKind.CLIENT, start_time=start,
+        f"tools/call {call.tool}", set_span_in_context(parent) if parent is not None else None,
+        kind=SpanKind.CLIENT, start_time=start,
         attributes={"mcp.method.name": "tools/call", "gen_ai.tool.name": call.tool, "mcp.server": call.server,
                     "relaygate.mcp.outcome": outcome, "relaygate.key_id": call.caller.key_id,
                     "relaygate.request_id": ctx.request_id, "relaygate.mcp.response_bytes": response_bytes,
