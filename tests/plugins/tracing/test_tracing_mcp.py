@@ -13,7 +13,7 @@ from support.mcp_server import serve
 from tracing_support import clean_otel_env, traced_gateway
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "mcp_gateway"))
-from mcp_support import ALICE, mcp_client, mcp_config  # noqa: E402
+from mcp_support import ALICE, mcp_client, mcp_config
 
 
 @pytest_asyncio.fixture
