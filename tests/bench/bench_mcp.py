@@ -24,8 +24,8 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from support.gateway import run_gateway, settings_for  # noqa: E402
-from support.mcp_server import serve  # noqa: E402
+from support.gateway import run_gateway, settings_for
+from support.mcp_server import serve
 
 KEY = "rg-bench-key-0123456789"
 ACCEPT = "application/json, text/event-stream"
