@@ -24,7 +24,6 @@ from plugins.mcp.filtering import filter_list
 from plugins.mcp.messages import LIST_METHODS, UPSTREAM_ERROR, MessageError, error_body, is_request
 from plugins.mcp.policy import grants_kind
 from plugins.mcp.inbound import read_message
-from plugins.mcp.upstream_client import connect
 
 if TYPE_CHECKING:
     from mcp import ClientSession
@@ -36,6 +35,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("relaygate.mcp")
 SEP = "__"
 _HANDSHAKE = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+
+
+def connect(cfg: Any, headers: dict[str, str]) -> Any:
+    # the SDK's client transports (httpx2, starlette, ...) load on first use, not at every CLI start
+    from plugins.mcp.upstream_client import connect as sdk_connect
+    return sdk_connect(cfg, headers)
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:

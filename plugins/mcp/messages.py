@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import mcp_types as t
 import orjson
 from pydantic import ValidationError
 
@@ -30,8 +29,15 @@ RELAYED_METHODS = frozenset({
 })
 LIST_METHODS = {"tools/list": "tools", "prompts/list": "prompts", "resources/list": "resources",
                 "resources/templates/list": "resourceTemplates"}
+# JSON-RPC 2.0's own codes (mcp_types has them too; it is imported only when a message is checked:
+# building its models costs a second or two, which no CLI command or start-up should pay)
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
 #: JSON-RPC code of a refusal by policy: the item is unknown to this caller (as for a missing tool)
-DENIED = t.INVALID_PARAMS
+DENIED = INVALID_PARAMS
 #: implementation-defined codes of the gateway (JSON-RPC server-error band)
 RATE_LIMITED = -32005
 UPSTREAM_ERROR = -32003
@@ -50,8 +56,10 @@ class MessageError(Exception):
 
 
 def error_body(msg_id: Any, code: int, message: str, data: Any = None) -> bytes:
-    error = t.JSONRPCError(jsonrpc="2.0", id=msg_id, error=t.ErrorData(code=code, message=message, data=data))
-    return orjson.dumps(error.model_dump(mode="json", exclude_none=True) | {"id": msg_id})
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return orjson.dumps({"jsonrpc": "2.0", "id": msg_id, "error": error})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,21 +72,23 @@ class Target:
 
 def parse(raw: bytes) -> dict[str, Any]:
     """One JSON-RPC message from a client, checked against the SDK's envelope types."""
+    import mcp_types as t
+
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise MessageError(t.PARSE_ERROR, f"Parse error: the body is not JSON ({exc})") from None
+        raise MessageError(PARSE_ERROR, f"Parse error: the body is not JSON ({exc})") from None
     if isinstance(data, list):
-        raise MessageError(t.INVALID_REQUEST, "JSON-RPC batches are not accepted: send one message per "
+        raise MessageError(INVALID_REQUEST, "JSON-RPC batches are not accepted: send one message per "
                            "request (MCP 2025-06-18 and later have no batches)")
     if not isinstance(data, dict):
-        raise MessageError(t.INVALID_REQUEST, "Invalid Request: a JSON-RPC message is a JSON object")
+        raise MessageError(INVALID_REQUEST, "Invalid Request: a JSON-RPC message is a JSON object")
     msg_id = data.get("id") if isinstance(data.get("id"), (str, int)) else None
     try:
         t.jsonrpc_message_adapter.validate_python(data)
     except ValidationError as exc:
         where = ".".join(str(p) for p in exc.errors()[0]["loc"]) if exc.errors() else ""
-        raise MessageError(t.INVALID_REQUEST, f"Invalid Request: not a JSON-RPC 2.0 message ({where})",
+        raise MessageError(INVALID_REQUEST, f"Invalid Request: not a JSON-RPC 2.0 message ({where})",
                            msg_id=msg_id) from None
     return data
 
@@ -87,26 +97,31 @@ def is_request(msg: dict[str, Any]) -> bool:
     return "method" in msg and "id" in msg
 
 
-def _params(msg: dict[str, Any], model: Any) -> Any:
+def _params(msg: dict[str, Any], name: str) -> Any:
+    import mcp_types as t
+
+    model = getattr(t, name)
     try:
         return model.model_validate(msg.get("params") or {})
     except ValidationError as exc:
         loc = ".".join(str(p) for p in exc.errors()[0]["loc"]) if exc.errors() else "params"
-        raise MessageError(t.INVALID_PARAMS, f"Invalid params for {msg['method']}: {loc}",
+        raise MessageError(INVALID_PARAMS, f"Invalid params for {msg['method']}: {loc}",
                            msg_id=msg.get("id"), status=200) from None
 
 
 def target_of(msg: dict[str, Any]) -> Target | None:
     """The item a request touches, or None for requests that touch none (lists, ping, ...)."""
+    import mcp_types as t
+
     method = msg.get("method")
     if method == "tools/call":
-        return Target("tools", _params(msg, t.CallToolRequestParams).name)
+        return Target("tools", _params(msg, "CallToolRequestParams").name)
     if method == "prompts/get":
-        return Target("prompts", _params(msg, t.GetPromptRequestParams).name)
+        return Target("prompts", _params(msg, "GetPromptRequestParams").name)
     if method in ("resources/read", "resources/subscribe", "resources/unsubscribe"):
-        return Target("resources", str(_params(msg, t.ReadResourceRequestParams).uri))
+        return Target("resources", str(_params(msg, "ReadResourceRequestParams").uri))
     if method == "completion/complete":
-        ref = _params(msg, t.CompleteRequestParams).ref
+        ref = _params(msg, "CompleteRequestParams").ref
         if isinstance(ref, t.PromptReference):
             return Target("prompts", ref.name)
         return Target("resources", str(ref.uri))
@@ -120,5 +135,5 @@ def check_method(msg: dict[str, Any]) -> None:
     if method.startswith("notifications/"):
         return
     if method not in RELAYED_METHODS:
-        raise MessageError(t.METHOD_NOT_FOUND, f"Method not found: {method!r} is not relayed by the gateway",
+        raise MessageError(METHOD_NOT_FOUND, f"Method not found: {method!r} is not relayed by the gateway",
                            msg_id=msg.get("id"), status=200 if "id" in msg else 400)

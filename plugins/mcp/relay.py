@@ -15,10 +15,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
-import mcp_types as t
 from aiohttp import web
 
-from plugins.mcp.messages import UPSTREAM_ERROR, MessageError, error_body
+from plugins.mcp.messages import INTERNAL_ERROR, UPSTREAM_ERROR, MessageError, error_body
 from plugins.mcp.sse_events import EventSplitter, EventTooLarge, data_of, with_data
 
 if TYPE_CHECKING:
@@ -60,6 +59,7 @@ async def relay(request: web.Request, session: aiohttp.ClientSession, cfg: McpSe
         return await _answer(request, upstream, server, answers, wrap_session, max_bytes)
     finally:
         upstream.release()
+        answers.unfinished()                  # a tool call whose result never came (refused, cut): metered
 
 
 async def _answer(request: web.Request, upstream: aiohttp.ClientResponse, server: str, answers: Answers,
@@ -122,7 +122,7 @@ async def _stream(request: web.Request, upstream: aiohttp.ClientResponse, answer
             if out:
                 await response.write(b"".join(out))
     except EventTooLarge as exc:
-        await response.write(b"event: message\ndata: " + error_body(answers.call_id, t.INTERNAL_ERROR, str(exc))
+        await response.write(b"event: message\ndata: " + error_body(answers.call_id, INTERNAL_ERROR, str(exc))
                              + b"\n\n")
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError):
         pass                                             # the upstream went away: end the client's stream too

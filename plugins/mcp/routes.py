@@ -13,16 +13,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import mcp_types as t
 import orjson
 from aiohttp import web
 
 from plugins.mcp import metering
 from plugins.mcp.answers import Answers
 from plugins.mcp.calls import admit_call
-from plugins.mcp.endpoint import serve_aggregate, serve_single
 from plugins.mcp.inbound import check_transport, read_message
-from plugins.mcp.messages import MessageError, error_body, is_request
+from plugins.mcp.messages import INTERNAL_ERROR, INVALID_REQUEST, MessageError, error_body, is_request
 from plugins.mcp.policy import Caller, grants_kind, may_reach
 from plugins.mcp.relay import SESSION, relay, upstream_request_headers
 from plugins.mcp.state import MCP_STATE, McpState
@@ -40,7 +38,7 @@ CALLER: StashKey[Caller] = StashKey("mcp.caller")
 
 
 def unknown_server(name: str) -> MessageError:
-    return MessageError(t.INVALID_REQUEST, f"no MCP server named {name!r} is available to this key", status=404)
+    return MessageError(INVALID_REQUEST, f"no MCP server named {name!r} is available to this key", status=404)
 
 
 async def serve(gateway: Gateway, request: web.Request, server: str | None) -> web.StreamResponse:
@@ -49,18 +47,20 @@ async def serve(gateway: Gateway, request: web.Request, server: str | None) -> w
     ctx.endpoint_name = f"mcp/{server}" if server else "mcp"
     try:
         if state is None:
-            raise MessageError(t.INTERNAL_ERROR, "the MCP gateway is not configured", status=503)
+            raise MessageError(INTERNAL_ERROR, "the MCP gateway is not configured", status=503)
         check_transport(request, state.config)
         await require_principal(gateway, ctx)
         assert ctx.principal is not None
         caller = ctx.stash[CALLER] = Caller.of(ctx.principal)
         if server is None:
+            from plugins.mcp.endpoint import serve_aggregate     # the SDK's client side: loaded on first use
             response = await serve_aggregate(ctx, state, caller)
         elif server not in state.servers or not may_reach(state.config, caller, server):
             raise unknown_server(server)
         elif state.servers[server].transport == "streamable_http":
             response = await _relay(ctx, state, caller, server)
         else:
+            from plugins.mcp.endpoint import serve_single
             response = await serve_single(ctx, state, caller, server)
         ctx.status = ctx.status or response.status
         return response
@@ -69,7 +69,7 @@ async def serve(gateway: Gateway, request: web.Request, server: str | None) -> w
         return web.Response(status=err.status, body=err.body(), content_type="application/json")
     except GatewayError as err:               # authentication (401), limits of the auth stage
         ctx.status = err.status
-        return web.Response(status=err.status, body=error_body(None, t.INVALID_REQUEST, err.message),
+        return web.Response(status=err.status, body=error_body(None, INVALID_REQUEST, err.message),
                             content_type="application/json", headers=err.headers)
     finally:
         gateway.hooks.request_finished(ctx)
@@ -81,7 +81,7 @@ async def _relay(ctx: RequestContext, state: McpState, caller: Caller, server: s
     if (presented := request.headers.get(SESSION)) is not None:
         upstream_session = state.sessions.unwrap(server, caller.key_id, presented)
         if upstream_session is None:          # another caller's, forged, or signed by another secret
-            raise MessageError(t.INVALID_REQUEST, "Session not found", status=404)
+            raise MessageError(INVALID_REQUEST, "Session not found", status=404)
     allows = state.allows(caller, server)
     answers = Answers(ctx, state, server, allows, grants_kind(state.config, caller, server, "resources"))
     body = None
@@ -91,7 +91,7 @@ async def _relay(ctx: RequestContext, state: McpState, caller: Caller, server: s
         answers.expect(msg, call)
         body = orjson.dumps(msg) if call is not None and call.masked else raw
     elif request.method not in ("GET", "DELETE"):
-        raise MessageError(t.INVALID_REQUEST, "Method Not Allowed", status=405)
+        raise MessageError(INVALID_REQUEST, "Method Not Allowed", status=405)
     headers = upstream_request_headers(request, state.upstream_headers(server, caller), upstream_session)
     session = ctx.gateway.session
     assert session is not None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import mcp_types as t
 from aiohttp import web
 
 from plugins.mcp.config import McpConfig, McpServerConfig
+from plugins.mcp.messages import INVALID_REQUEST
 from plugins.mcp.routes import API_ID, serve
 from plugins.mcp.state import MCP_STATE, build_state
 from proxy import hookimpl
@@ -28,7 +28,7 @@ class McpJsonRpc(Api):
     id = API_ID
 
     def error_body(self, err: GatewayError, request_id: str) -> dict[str, Any]:
-        return {"jsonrpc": "2.0", "id": None, "error": {"code": t.INVALID_REQUEST, "message": err.message}}
+        return {"jsonrpc": "2.0", "id": None, "error": {"code": INVALID_REQUEST, "message": err.message}}
 
 
 @hookimpl

@@ -14,7 +14,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
 
 VAULT_KEY_ENV = "RELAYGATE_MCP_VAULT_KEY"
 
@@ -30,6 +29,8 @@ class Vault:
         if not key:
             raise VaultError(f"per-user MCP credentials need mcp.vault_key (or ${VAULT_KEY_ENV}); "
                              "make one with: relaygate mcp-credentials new-key")
+        from cryptography.fernet import Fernet
+
         try:
             self._fernet = Fernet(key.encode())
         except ValueError:
@@ -53,6 +54,8 @@ class Vault:
         for subject in subjects:
             token = entries.get(subject) if subject else None
             if token is not None:
+                from cryptography.fernet import InvalidToken
+
                 try:
                     return self._fernet.decrypt(token.encode()).decode()
                 except InvalidToken:
@@ -83,4 +86,6 @@ class Vault:
 
 
 def new_key() -> str:
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode()
