@@ -80,7 +80,8 @@ async def test_a_session_id_is_useless_under_another_key(upstream, tmp_path):
             sid = r.headers["mcp-session-id"]
             await r.read()
         call = '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}'
-        for key, presented in ((BOB, sid), (ALICE, sid.rsplit(".", 1)[0]), (ALICE, sid[:-1] + "0")):
+        forged = sid[:-1] + ("1" if sid.endswith("0") else "0")          # one hex digit of the tag changed
+        for key, presented in ((BOB, sid), (ALICE, sid.rsplit(".", 1)[0]), (ALICE, forged)):
             async with s.post(base, data=call, headers=_headers(key, **{"mcp-session-id": presented})) as r:
                 assert r.status == 404 and (await r.json())["error"]["message"] == "Session not found"
     assert log.calls == []
