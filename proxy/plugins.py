@@ -43,6 +43,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.metering.ledger",
     "plugins.payloads.recorder",
     "plugins.guardrails.filters",
+    "plugins.mcp.surface",             # /mcp and /mcp/{server}: the MCP gateway
+    "plugins.mcp.admin_credentials",
     "plugins.metrics.prometheus",
     "plugins.health",
     "plugins.logs.access",
@@ -52,6 +54,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.reports.cli",
     "plugins.metering.prices_cli",
     "plugins.agents.agent_env",
+    "plugins.mcp.cli",
 )
 
 

@@ -17,6 +17,7 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 
+from plugins.mcp.agent_config import render_mcp
 from proxy import hookimpl
 
 AGENTS = ("claude", "codex", "gemini", "opencode")
@@ -146,11 +147,21 @@ def render(s: AgentSetup, part: str = "all") -> str:
 def cmd_agent_env(args: argparse.Namespace) -> int:
     url = args.url or os.environ.get("RELAYGATE_URL") or "http://127.0.0.1:8080"
     key = args.key or os.environ.get(KEY_ENV) or KEY_PLACEHOLDER
-    if key == KEY_PLACEHOLDER and args.part != "config":
+    if key == KEY_PLACEHOLDER and args.part not in ("config", "mcp"):
         print(f"note: no --key (or ${KEY_ENV}); the output holds the placeholder {KEY_PLACEHOLDER}",
               file=sys.stderr)
+    if args.part == "mcp":
+        sys.stdout.write(render_mcp(args.agent, url, args.mcp_server or []))
+        return 0
     sys.stdout.write(render(setup_for(args.agent, url, key, args.model, args.via), args.part))
+    if args.mcp or args.mcp_server:
+        sys.stdout.write(_commented(render_mcp(args.agent, url, args.mcp_server or [])))
     return 0
+
+
+def _commented(text: str) -> str:
+    """The MCP entry inside a shell snippet: as comments, since it merges into the agent's own file."""
+    return "".join(line if line.startswith("#") else f"#   {line}" for line in text.splitlines(keepends=True))
 
 
 @hookimpl
@@ -163,6 +174,9 @@ def relaygate_add_commands(commands: argparse._SubParsersAction[argparse.Argumen
     p.add_argument("--model", help="the model name the agent should ask for (default: the agent's own)")
     p.add_argument("--via", choices=tuple(OPENCODE_FLAVOURS), default="anthropic",
                    help="opencode only: which wire format to use (default anthropic)")
-    p.add_argument("--part", choices=("all", "env", "config"), default="all",
-                   help="print everything (default), only the exports, or only the config file")
+    p.add_argument("--part", choices=("all", "env", "config", "mcp"), default="all",
+                   help="print everything (default), only the exports, only the config file, or only the MCP entry")
+    p.add_argument("--mcp", action="store_true", help="also print the MCP server entry for the gateway's /mcp")
+    p.add_argument("--mcp-server", action="append", metavar="NAME",
+                   help="an entry per MCP server at /mcp/NAME instead of the aggregated /mcp (repeatable)")
     p.set_defaults(func=cmd_agent_env)

@@ -54,6 +54,11 @@ def _ns(seconds: float) -> int:
     return int(seconds * 1e9)
 
 
+def server_span(ctx: RequestContext) -> Span | None:
+    """The request's server span (tracing on and sampled in), for plugins that add children (plugins/mcp)."""
+    return ctx.stash.get(_SERVER)
+
+
 def _telemetry(ctx: RequestContext) -> Telemetry | None:
     return ctx.gateway.stash.get(TELEMETRY)
 

@@ -1,0 +1,1 @@
+"""The MCP gateway: agents' tools governed like their models (see README, "MCP")."""
