@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
@@ -18,6 +19,18 @@ if TYPE_CHECKING:
     from proxy.upstream import Attempt
 
 log = logging.getLogger("relaygate.hooks")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def for_apis(*api_ids: str) -> Callable[[F], F]:
+    """Mark a per-request hook implementation as having work only for requests in these wire
+    formats (``ctx.api.id``): the stage never calls it for the others, decided once per format
+    rather than by a test inside the implementation on every request."""
+    def mark(fn: F) -> F:
+        fn.relaygate_apis = frozenset(api_ids)  # type: ignore[attr-defined]
+        return fn
+    return mark
 
 
 async def _await_all(results: list[Any]) -> None:
@@ -59,20 +72,31 @@ class FastHook:
     a second. Wrapper implementations are not supported on them.
     """
 
-    __slots__ = ("impls", "fns")
+    __slots__ = ("impls", "fns", "_apis", "_by_api")
 
     def __init__(self, caller: Any, argnames: tuple[str, ...]) -> None:
         self.impls: list[tuple[Any, str]] = []
+        self._apis: list[frozenset[str] | None] = []
         for impl in reversed(caller.get_hookimpls()):      # pluggy calls LIFO
             if impl.hookwrapper or impl.wrapper:
                 raise TypeError(f"{caller.name}: wrapper implementations ({impl.plugin_name}) are not supported")
             self.impls.append((_positional(impl.function, tuple(argnames.index(a) for a in impl.argnames),
                                            len(argnames)), impl.plugin_name))
+            self._apis.append(getattr(impl.function, "relaygate_apis", None))
         #: every implementation as ``fn(*args)`` with all the stage's arguments, in call order
         self.fns = tuple(fn for fn, _ in self.impls)
+        self._by_api: dict[str, tuple[tuple[Any, str], ...]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.impls)
+
+    def for_api(self, api_id: str) -> tuple[tuple[Any, str], ...]:
+        """The (fn, plugin name) pairs with work for requests in *api_id* (see :func:`for_apis`)."""
+        found = self._by_api.get(api_id)
+        if found is None:
+            found = self._by_api[api_id] = tuple(
+                impl for impl, apis in zip(self.impls, self._apis) if apis is None or api_id in apis)
+        return found
 
     def call(self, *args: Any) -> list[Any]:
         return [fn(*args) for fn in self.fns]
@@ -154,8 +178,9 @@ class Hooks:
         return found
 
     async def validate_request(self, ctx: RequestContext) -> None:
-        if self._validate:
-            results = self._validate.call(ctx)
+        impls = self._validate.for_api(ctx.api.id)
+        if impls:
+            results = [fn(ctx) for fn, _ in impls]
             if results.count(None) < len(results):      # only then is there anything to await
                 await _await_all(results)
 
@@ -163,8 +188,9 @@ class Hooks:
         return self._select.first(ctx, candidates)  # type: ignore[no-any-return]
 
     async def admit_request(self, ctx: RequestContext, route: Route) -> None:
-        if self._admit:
-            results = self._admit.call(ctx, route)
+        impls = self._admit.for_api(ctx.api.id)
+        if impls:
+            results = [fn(ctx, route) for fn, _ in impls]
             if results.count(None) < len(results):
                 await _await_all(results)
 
@@ -194,10 +220,16 @@ class Hooks:
 
     async def record_usage(self, ctx: RequestContext, record: UsageRecord) -> None:
         # Every sink runs even if one fails: the ledger must get its row.
-        await self._record.each_isolated("record_usage", ctx, record)
+        for fn, name in self._record.for_api(ctx.api.id):
+            try:
+                r = fn(ctx, record)
+                if r is not None and inspect.isawaitable(r):
+                    await r
+            except Exception:
+                log.exception("record_usage hook of %s failed", name)
 
     def request_finished(self, ctx: RequestContext) -> None:
-        for fn, name in self._finished.impls:
+        for fn, name in self._finished.for_api(ctx.api.id):
             try:
                 fn(ctx)
             except Exception:

@@ -67,7 +67,7 @@ def client_secrets(request: web.Request) -> list[str]:
         if value:
             scheme, _, rest = value.partition(" ")
             found.append(rest.strip() if rest and scheme.lower() in ("bearer", "basic") else value.strip())
-    key = request.query.get("key")
+    key = request.query.get("key") if request.query_string else None
     if key:
         found.append(key)
     return [s for s in found if len(s) >= 6]

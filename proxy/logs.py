@@ -13,12 +13,17 @@ import orjson
 _STD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 
 
+def json_timestamp(created: float) -> str:
+    """A record's ``ts``: UTC with milliseconds (the record's own ``msecs`` rule)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int((created - int(created)) * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "msg", ...extra fields}``; exceptions as ``exc``."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": json_timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -31,7 +36,7 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever sys.stderr is now (tests swap it), not the one at set-up."""
 
     @property
@@ -45,7 +50,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def configure_logging() -> None:
     """RELAYGATE_LOG_LEVEL (INFO) and RELAYGATE_LOG_FORMAT (json | text)."""
-    handler = _StderrHandler()
+    handler = StderrHandler()
     if os.environ.get("RELAYGATE_LOG_FORMAT", "json") == "text":
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:

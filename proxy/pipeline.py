@@ -106,16 +106,17 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -
 
 async def _read_body(ctx: RequestContext, sroute: SurfaceRoute) -> None:
     server = ctx.gateway.settings.server
-    too_large = PayloadTooLarge(f"request body is larger than the limit of {server.max_body_bytes} bytes "
-                                "(server.max_body_bytes)")
     length = ctx.request.content_length
     if length is not None and length > server.max_body_bytes:
-        raise too_large                                        # refused before reading a byte
+        raise _too_large(server.max_body_bytes)                # refused before reading a byte
     try:
-        async with asyncio.timeout(server.body_timeout_seconds):
+        if ctx.request.content.is_eof():           # all of it arrived with the headers: no wait, no timer
             ctx.raw_body = await ctx.request.read()
+        else:
+            async with asyncio.timeout(server.body_timeout_seconds):
+                ctx.raw_body = await ctx.request.read()
     except web.HTTPRequestEntityTooLarge:                      # no Content-Length: counted while reading
-        raise too_large from None
+        raise _too_large(server.max_body_bytes) from None
     except TimeoutError:
         raise RequestTimeout(f"the request body did not arrive within {server.body_timeout_seconds:g}s "
                              "(server.body_timeout_seconds)") from None
@@ -129,6 +130,10 @@ async def _read_body(ctx: RequestContext, sroute: SurfaceRoute) -> None:
     if not isinstance(body, dict):
         raise RequestRejected("request body must be a JSON object")
     ctx.body = body
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body is larger than the limit of {limit} bytes (server.max_body_bytes)")
 
 
 #: functions plugins add to reshape refusals for the client (plugins/agents: statuses a coding
@@ -180,9 +185,8 @@ def _upstream_error(ctx: RequestContext, err: UpstreamStatusError) -> web.Respon
 
 
 def new_context(gateway: Gateway, request: web.Request, api_id: str, surface: str) -> RequestContext:
-    ctx = RequestContext(request, gateway, gateway.apis.get(api_id), surface, new_request_id())
-    ctx.path_params = dict(request.match_info)
-    return ctx
+    return RequestContext(request, gateway, gateway.apis.get(api_id), surface, new_request_id(),
+                          path_params=dict(request.match_info))
 
 
 async def require_principal(gateway: Gateway, ctx: RequestContext) -> None:

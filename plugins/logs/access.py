@@ -3,7 +3,8 @@
 Fields: request_id, surface, endpoint, served_model, provider, status, stream,
 tokens, latency and time to first token, key id and owner (names, not
 secrets), client address, and the trace id when tracing is on. On by default
-(``server.access_log``).
+(``server.access_log``). The request path only gathers the fields; a thread encodes and writes
+the lines in batches (:mod:`plugins.logs.writer`).
 """
 
 from __future__ import annotations
@@ -12,16 +13,32 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from plugins.logs.writer import LineWriter
 from proxy import hookimpl
 from proxy.context import TRACE_ID
 from proxy.stash import StashKey
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext, UsageRecord
+    from proxy.gateway import Gateway
 
 log = logging.getLogger("relaygate.access")
 #: the request's last attempt: its usage goes into the line
 _LAST_RECORD: StashKey[UsageRecord] = StashKey("access_log.last_record")
+#: the thread that writes the lines, from start-up to shutdown
+WRITER: StashKey[LineWriter] = StashKey("access_log.writer")
+
+
+@hookimpl
+def relaygate_startup(gateway: Gateway) -> None:
+    gateway.stash[WRITER] = LineWriter(log, "request")
+
+
+@hookimpl
+def relaygate_shutdown(gateway: Gateway) -> None:
+    writer = gateway.stash.pop(WRITER, None)
+    if writer is not None:
+        writer.stop()                          # every pending line is written
 
 
 @hookimpl
@@ -31,7 +48,8 @@ def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
 
 @hookimpl
 def relaygate_request_finished(ctx: RequestContext) -> None:
-    if not ctx.gateway.settings.server.access_log or not log.isEnabledFor(logging.INFO):
+    writer = ctx.gateway.stash.get(WRITER)
+    if writer is None or not ctx.gateway.settings.server.access_log or not log.isEnabledFor(logging.INFO):
         return
     route = ctx.route
     record = ctx.stash.get(_LAST_RECORD)
@@ -60,4 +78,4 @@ def relaygate_request_finished(ctx: RequestContext) -> None:
         fields["error"] = ctx.error_reason
     if trace_id := ctx.stash.get(TRACE_ID):
         fields["trace_id"] = trace_id
-    log.info("request", extra=fields)
+    writer.add(time.time(), fields)

@@ -16,13 +16,17 @@ whatever the model.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib
+import threading
+from types import ModuleType
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from plugins.metering.catalogue import CataloguePrice, catalogue_label, load, lookup
 from proxy import hookimpl
 
 if TYPE_CHECKING:
+    from plugins.metering.catalogue import CataloguePrice
     from proxy.context import RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
     from proxy.usage import Usage
@@ -60,7 +64,7 @@ class PriceSource:
 
     def describe(self) -> str:
         if self.catalogue is not None:
-            return f"catalogue {catalogue_label()}: {self.catalogue.provider} model {self.catalogue.model}"
+            return f"catalogue {_catalogue().catalogue_label()}: {self.catalogue.provider} model {self.catalogue.model}"
         return "config (the served model's prices)" if self.kind == "config" else "unknown"
 
     def rates_for(self, input_tokens: int = 0) -> dict[str, float]:
@@ -84,7 +88,7 @@ def price_source(provider_type: str, base_url: str, model: str, config_prices: d
     """The prices one served model is billed at: the config's when given, else the catalogue's."""
     if config_prices:
         return PriceSource("config", config_prices=config_prices)
-    found = lookup(provider_type, base_url, model, day or dt.date.today())
+    found = _catalogue().lookup(provider_type, base_url, model, day or dt.date.today())
     return PriceSource("catalogue", catalogue=found) if found is not None else UNKNOWN
 
 
@@ -93,9 +97,21 @@ def route_prices(route: Route) -> PriceSource:
     return price_source(provider.config.type, provider.base_url, route.upstream_model, route.served.prices)
 
 
+@functools.cache
+def _catalogue() -> ModuleType:
+    """:mod:`plugins.metering.catalogue`, imported on first use: genai-prices stays off the start-up path."""
+    return importlib.import_module("plugins.metering.catalogue")
+
+
+def _load_catalogue() -> None:
+    _catalogue().load()
+
+
 @hookimpl
 def relaygate_startup(gateway: Gateway) -> None:
-    load()                  # not on the first request's event-loop turn
+    # Imported and read (~0.2 s of CPU) by a thread while the gateway gets ready, not before: a
+    # request that needs a price sooner waits on the import lock, and gets the same price.
+    threading.Thread(target=_load_catalogue, name="relaygate-price-catalogue", daemon=True).start()
 
 
 @hookimpl(tryfirst=True)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from plugins.openai.responses_meter import RESPONSE_ID_SINK
 from plugins.openai.responses_store import RESPONSE_STORE, ResponseNotFound, ResponseStore
 from proxy import hookimpl
+from proxy.hooks import for_apis
 from proxy.config import ConfigModel
 from proxy.stash import StashKey
 
@@ -63,6 +64,7 @@ def _stored(ctx: RequestContext) -> bool:
 
 
 @hookimpl
+@for_apis(RESPONSES_API)
 def relaygate_validate_request(ctx: RequestContext) -> Awaitable[None] | None:
     if ctx.api.id != RESPONSES_API or not isinstance(ctx.body, dict):
         return None

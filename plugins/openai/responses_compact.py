@@ -19,6 +19,7 @@ from plugins.openai.responses_api import check_input
 from plugins.openai.responses_meter import usage_from_responses
 from plugins.openai.responses_store import RESPONSE_STORE, ResponseStore
 from proxy import hookimpl
+from proxy.hooks import for_apis
 from proxy.apis import Api, ApiRegistry
 from proxy.errors import GatewayError, RequestRejected
 from proxy.usage import Usage
@@ -66,6 +67,7 @@ def relaygate_register_apis(registry: ApiRegistry) -> None:
 
 
 @hookimpl
+@for_apis(API_ID)
 def relaygate_admit_request(ctx: RequestContext, route: Route) -> Awaitable[None] | None:
     # Plain def: only a translated compaction of a stored chain has anything to do.
     if ctx.api.id != API_ID or route.passthrough or not (ctx.body or {}).get("previous_response_id"):

@@ -22,6 +22,7 @@ import orjson
 
 from plugins.openai.responses_db import ResponsesDb, ResponsesStoreConfig, make_responses_db
 from proxy import hookimpl
+from proxy.hooks import for_apis
 from proxy.errors import ClientError
 from proxy.stash import StashKey
 from proxy.upstream import TRANSLATED_RESPONSE
@@ -143,6 +144,7 @@ async def relaygate_shutdown(gateway: Gateway) -> None:
 
 
 @hookimpl
+@for_apis("openai.responses")
 def relaygate_admit_request(ctx: RequestContext, route: Route) -> Awaitable[None] | None:
     # Plain def: most requests need nothing, and an unawaited coroutine would warn when an
     # earlier admission hook refuses the request.
@@ -171,6 +173,7 @@ async def _expand(ctx: RequestContext, store: ResponseStore) -> None:
 
 
 @hookimpl
+@for_apis("openai.responses")        # _INPUT is only set by admit_request, for this format
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Awaitable[None] | None:
     items = ctx.stash.get(_INPUT)
     store = ctx.gateway.stash.get(RESPONSE_STORE)

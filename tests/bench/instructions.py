@@ -42,7 +42,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 180) -> None:
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 600) -> None:
     deadline = time.monotonic() + seconds
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:

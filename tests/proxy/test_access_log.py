@@ -59,3 +59,54 @@ def test_json_formatter_keeps_extra_fields_and_exceptions():
     out = orjson.loads(JsonFormatter().format(rec))
     assert out["msg"] == "boom x" and out["request_id"] == "req_1" and out["level"] == "error"
     assert "ValueError: bad" in out["exc"]
+
+
+def _record(created: float, fields: dict) -> logging.LogRecord:
+    rec = logging.getLogger("relaygate.access").makeRecord("relaygate.access", logging.INFO, __file__, 0,
+                                                            "request", (), None, extra=fields)
+    rec.created, rec.msecs = created, int((created - int(created)) * 1000) + 0.0
+    return rec
+
+
+def test_batched_lines_are_what_the_json_formatter_writes(monkeypatch):
+    """The writer thread's own encoding (default set-up) gives JsonFormatter's bytes, in order."""
+    import io
+    import sys
+
+    from plugins.logs.writer import LineWriter, plain_json_to_stderr
+    from proxy.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setenv("RELAYGATE_LOG_FORMAT", "json")
+    try:
+        configure_logging()
+        log = logging.getLogger("relaygate.access")
+        assert plain_json_to_stderr(log) is not None           # the fast path is the one measured
+        writer = LineWriter(log, "request", interval=60)       # only stop() writes: one batch
+        rows = [(1764720000.123456, {"request_id": "req_1", "status": 200, "ttft_ms": None, "cost_usd": 0.5}),
+                (1764720001.9999, {"request_id": "req_2", "status": 502, "error": "upstream_timeout",
+                                   "client": "127.0.0.1", "stream": True})]
+        for created, fields in rows:
+            writer.add(created, fields)
+        assert err.getvalue() == ""                            # nothing written on the request path
+        writer.stop()
+        expected = "".join(JsonFormatter().format(_record(c, f)) + "\n" for c, f in rows)
+        assert err.getvalue() == expected
+    finally:
+        root.handlers[:], root.level = saved
+
+
+def test_other_handlers_get_every_line_as_a_record_with_the_request_time(caplog):
+    from plugins.logs.writer import LineWriter, plain_json_to_stderr
+
+    caplog.set_level(logging.INFO, logger="relaygate.access")
+    log = logging.getLogger("relaygate.access")
+    assert plain_json_to_stderr(log) is None                   # caplog's handler is on the way
+    writer = LineWriter(log, "request", interval=60)
+    writer.add(1764720000.5, {"request_id": "req_9", "status": 200})
+    writer.stop()
+    [rec] = [r for r in caplog.records if r.name == "relaygate.access"]
+    assert (rec.request_id, rec.status, rec.created, rec.getMessage()) == ("req_9", 200, 1764720000.5, "request")
