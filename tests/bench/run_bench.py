@@ -46,17 +46,20 @@ def wait_ready(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"{url} did not become ready")
 
 
-def start_gateway(workers: int, tmp: Path) -> subprocess.Popen[bytes]:
+def start_gateway(workers: int, tmp: Path, access_log: bool = True) -> subprocess.Popen[bytes]:
+    """The zero-config gateway as users run it: access log on (its lines go to a file here)."""
     env = {
         **os.environ,
         "OPENAI_BASE_URL": "http://127.0.0.1:18100/v1",
         "OPENAI_API_KEY": "sk-upstream",
         "RELAYGATE_API_KEYS": "sk-bench",
         "RELAYGATE_LEDGER_PATH": str(tmp / "ledger.db"),
-        "RELAYGATE_LOG_LEVEL": "WARNING",
     }
+    if not access_log:
+        env["RELAYGATE_LOG_LEVEL"] = "WARNING"
     cmd = [sys.executable, "-m", "proxy", "serve", "--port", str(GW_PORT), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    with open(tmp / "gateway.log", "wb") as log:       # the child keeps its own copy
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stderr=log)
     wait_ready(f"http://127.0.0.1:{GW_PORT}/readyz")
     return proc
 
@@ -69,6 +72,7 @@ def main() -> int:
     ap.add_argument("--scenarios", help="passed to the harness")
     ap.add_argument("--litellm", action="store_true",
                     help="also run LiteLLM 1.109.1 (install it first as tests/bench/harness/README.md says)")
+    ap.add_argument("--no-access-log", action="store_true", help="the access log off (not the default)")
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more harness arguments")
     args = ap.parse_args()
 
@@ -81,7 +85,7 @@ def main() -> int:
     out = ROOT / "tests" / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="relaygate-bench-"))
-    gw = start_gateway(args.workers, tmp)
+    gw = start_gateway(args.workers, tmp, access_log=not args.no_access_log)
     try:
         only = ",".join(s for s in systems if s != "upstream")
         cmd = [sys.executable, str(BENCH / "run.py"), "--systems-json", str(WORK / "systems.json"),
