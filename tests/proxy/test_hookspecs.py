@@ -90,3 +90,42 @@ async def test_a_refusing_async_hook_leaves_no_coroutine_unawaited():
         return v
 
     assert await _first_non_none([None, answer("a"), answer("b")]) == "a"
+
+
+async def test_a_hook_for_one_format_is_not_called_for_others(fake_openai, tmp_path, monkeypatch):
+    """``@for_apis``: the stage skips the implementation for other formats; every stage it marks."""
+    from proxy.hooks import for_apis
+
+    module = types.ModuleType("rg_test_one_format_plugin")
+    seen: list[tuple[str, str]] = []
+
+    @hookimpl
+    @for_apis("openai.responses")
+    def relaygate_validate_request(ctx):
+        seen.append(("validate", ctx.api.id))
+
+    @hookimpl
+    @for_apis("openai.responses")
+    def relaygate_record_usage(ctx, record):
+        seen.append(("record", ctx.api.id))
+
+    @hookimpl
+    @for_apis("openai.chat")
+    def relaygate_request_finished(ctx):
+        seen.append(("finished", ctx.api.id))
+
+    for fn in (relaygate_validate_request, relaygate_record_usage, relaygate_request_finished):
+        setattr(module, fn.__name__, fn)
+    monkeypatch.setitem(sys.modules, "rg_test_one_format_plugin", module)
+    config = openai_config(fake_openai.base_url)
+    config["plugins"] = ["rg_test_one_format_plugin"]
+    settings = settings_for(config, ledger_path=str(tmp_path / "l.db"))
+    async with run_gateway(settings) as gw, aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bearer {TEST_KEY}"}
+        async with http.post(gw.url + "/v1/chat/completions", headers=headers,
+                             json={"model": "chat", "messages": [{"role": "user", "content": "hi"}]}) as r:
+            assert r.status == 200
+        assert seen == [("finished", "openai.chat")]
+        async with http.post(gw.url + "/v1/responses", headers=headers, json={"model": "chat", "input": "hi"}) as r:
+            assert r.status == 200
+    assert seen == [("finished", "openai.chat"), ("validate", "openai.responses"), ("record", "openai.responses")]
