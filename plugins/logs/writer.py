@@ -76,9 +76,12 @@ class LineWriter:
                 return
             lines = []
             head = self._head
+            second, stamp = -1, ""
             while pending:
                 created, fields = pending.popleft()
-                head["ts"] = json_timestamp(created)
+                if int(created) != second:              # strftime once per second of lines
+                    second, stamp = int(created), json_timestamp(created)[:-5]
+                head["ts"] = f"{stamp}.{int((created - second) * 1000):03d}Z"
                 lines.append(orjson.dumps({**head, **fields}, default=str))
             text = (b"\n".join(lines) + b"\n").decode()
             handler.acquire()                          # never between another record's bytes

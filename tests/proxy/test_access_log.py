@@ -87,6 +87,7 @@ def test_batched_lines_are_what_the_json_formatter_writes(monkeypatch):
         assert plain_json_to_stderr(log) is not None           # the fast path is the one measured
         writer = LineWriter(log, "request", interval=60)       # only stop() writes: one batch
         rows = [(1764720000.123456, {"request_id": "req_1", "status": 200, "ttft_ms": None, "cost_usd": 0.5}),
+                (1764720000.999, {"request_id": "req_1b", "status": 200}),      # the same second
                 (1764720001.9999, {"request_id": "req_2", "status": 502, "error": "upstream_timeout",
                                    "client": "127.0.0.1", "stream": True})]
         for created, fields in rows:
