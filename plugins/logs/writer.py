@@ -19,8 +19,10 @@ import orjson
 
 from proxy.logs import JsonFormatter, StderrHandler, json_timestamp
 
-#: the longest a line waits before it is written
+#: how long the writer gathers lines after the first of a batch before it writes them
 FLUSH_INTERVAL = 0.05
+#: the longest the writer sleeps without being woken
+IDLE_CHECK = 1.0
 
 
 def plain_json_to_stderr(log: logging.Logger) -> StderrHandler | None:
@@ -52,15 +54,23 @@ class LineWriter:
         self.pending: deque[tuple[float, dict[str, Any]]] = deque()     # append/popleft: thread-safe
         self._head = {"ts": "", "level": "info", "logger": log.name, "msg": msg}
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._lock = threading.Lock()                  # one batch at a time (thread and stop)
         self._thread = threading.Thread(target=self._run, name=f"{log.name}-writer", daemon=True)
         self._thread.start()
 
     def add(self, created: float, fields: dict[str, Any]) -> None:
+        first = not self.pending
         self.pending.append((created, fields))
+        if first:
+            self._wake.set()                   # once per batch: an idle gateway's writer sleeps
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.is_set():
+            # A line added while a flush ends may miss the wake-up: the timeout picks it up.
+            self._wake.wait(IDLE_CHECK)
+            self._stop.wait(self.interval)      # gather the batch (returns at once on stop)
+            self._wake.clear()
             if self.pending:
                 self.flush()
 
@@ -102,5 +112,6 @@ class LineWriter:
     def stop(self) -> None:
         """Stop the thread and write every line still pending."""
         self._stop.set()
+        self._wake.set()
         self._thread.join()
         self.flush()
