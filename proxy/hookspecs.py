@@ -15,6 +15,7 @@ Start-up (once per app, plain functions; they receive a registry to add to)::
 One request (see :mod:`proxy.pipeline`, which calls them)::
 
     authenticate -> validate_request -> select_route -> admit_request
+    -> answer_request (a stored answer ends the request here)
     -> attempt_started -> (provider call, streamed; no hook per chunk)
     -> record_usage -> request_finished
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
     from proxy.apis import ApiRegistry
     from proxy.config import Settings
+    from proxy.answers import StoredAnswer
     from proxy.context import Principal, RequestContext, Route, UsageRecord
     from proxy.exchange import ExchangeRegistry
     from proxy.gateway import Gateway
@@ -192,6 +194,17 @@ def relaygate_admit_request(ctx: RequestContext, route: Route) -> Awaitable[None
     """Last check before the provider is called: rate limits, budgets,
     policies. Raise :class:`proxy.errors.LimitExceeded` (429) or another
     :class:`proxy.errors.ClientError` to refuse. **May be async.**"""
+
+
+@hookspec
+def relaygate_answer_request(ctx: RequestContext, route: Route) -> Awaitable[StoredAnswer | None] | StoredAnswer | None:
+    """The request is admitted and about to go to *route*'s provider: return a
+    :class:`proxy.answers.StoredAnswer` to answer it without any provider call (the
+    response cache), or None. **May be async**; the first non-None answer wins. The
+    core replays it in the client's own format and records one usage row with
+    ``cache_hit`` set. An implementation must not raise: a store that fails
+    answers None (the provider is called). Only called when some plugin implements it.
+    """
 
 
 @hookspec
