@@ -6,7 +6,8 @@ served model, provider, surface, status, token type, reason. Never a user, and a
 key only in the prompt-cache series (its non-secret id or name, capped by
 ``metrics.max_keys``: later keys count as ``other``). ``model`` is the provider
 model actually served (on a wildcard endpoint the one the client asked for): the
-one label a client chooses, so each endpoint keeps at most ``metrics.max_models_per_endpoint`` values and counts the rest as ``other``.
+one label a client chooses, so each endpoint keeps at most
+``metrics.max_models_per_endpoint`` values and counts the rest as ``other``.
 """
 
 from __future__ import annotations
