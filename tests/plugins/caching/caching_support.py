@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 import anthropic
 import openai
+import pytest
+import redis.asyncio as aioredis
 from google import genai
 from google.genai import types
 from support.gateway import TEST_KEY
@@ -40,3 +44,35 @@ def anthropic_client(gw, key: str = TEST_KEY, **kw: Any) -> anthropic.Anthropic:
 def gemini_client(gw, key: str = TEST_KEY, headers: dict[str, str] | None = None) -> genai.Client:
     return genai.Client(api_key="unused", http_options=types.HttpOptions(
         base_url=gw.url + "/gemini", headers={"Authorization": f"Bearer {key}", **(headers or {})}))
+
+
+REDIS_URL = os.environ.get("RELAYGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+async def require_redis() -> None:
+    """Skip when Redis is unreachable on a developer machine; fail under CI=true."""
+    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        await client.ping()
+    except Exception as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis is required under CI=true but unreachable at {REDIS_URL}: {exc}", pytrace=False)
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    finally:
+        await client.aclose()
+
+
+async def clear_prefix(prefix: str) -> None:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        keys = [k async for k in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
