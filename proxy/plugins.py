@@ -53,6 +53,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     # command-line only (relaygate keys / usage / prices / agent-env)
     "plugins.keystore.cli",
     "plugins.reports.cli",
+    "plugins.reports.reconcile_cli",
     "plugins.metering.prices_cli",
     "plugins.agents.agent_env",
     "plugins.mcp.cli",
