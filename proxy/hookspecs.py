@@ -16,7 +16,7 @@ One request (see :mod:`proxy.pipeline`, which calls them)::
 
     authenticate -> validate_request -> select_route -> admit_request
     -> answer_request (a stored answer ends the request here)
-    -> attempt_started -> (provider call, streamed; no hook per chunk)
+    -> prepare_upstream_body -> attempt_started -> (provider call, streamed; no hook per chunk)
     -> record_usage -> request_finished
 
 (``attempt_started`` and ``record_usage`` once per provider attempt: retries
@@ -216,6 +216,17 @@ def relaygate_transform_response(
     to refuse it (e.g. a guardrail that blocks). Implementations run in call
     order, each seeing the previous one's result. Only called when some plugin
     implements it. **May be async.**"""
+
+
+@hookspec
+def relaygate_prepare_upstream_body(ctx: RequestContext, route: Route,
+                                    body: dict[str, Any]) -> dict[str, Any] | None:
+    """Each attempt's body in the *provider's* format (``route.provider_api``), after the route's
+    exchange translated it: return a changed body, or None to leave it (e.g. prompt-cache
+    breakpoints, moving per-request noise out of a cached prefix). Implementations run in call
+    order, each seeing the previous one's result. Plain function, no I/O; must not raise. Only
+    called when some plugin implements it.
+    """
 
 
 @hookspec

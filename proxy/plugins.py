@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.limits.subjects",
     "plugins.metering.ledger",
     "plugins.response_cache.plugin",
+    "plugins.prompt_cache.plugin",
     "plugins.payloads.recorder",
     "plugins.guardrails.filters",
     "plugins.mcp.surface",             # /mcp and /mcp/{server}: the MCP gateway
