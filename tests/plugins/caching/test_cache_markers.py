@@ -121,3 +121,33 @@ async def test_gemini_cached_content_passes_through_natively(gw, fake_gemini):
     await asyncio.to_thread(client.models.generate_content, model="flash", contents="hi",
                             config=types.GenerateContentConfig(cached_content="cachedContents/abc123"))
     assert fake_gemini.last.body["cachedContent"] == "cachedContents/abc123"
+
+
+async def test_automatic_breakpoints_reach_anthropic_from_gemini_responses_and_chat_clients(
+        fake_anthropic, fake_openai, fake_gemini, tmp_path):
+    """A client that cannot say cache_control (Gemini) or does not (chat, Responses) gets breakpoints."""
+    from google.genai import types
+
+    from plugins.anthropic.cache_marks import count_marks
+    cfg = three_provider_config(fake_anthropic, fake_openai, fake_gemini, prompt_cache={"auto_breakpoints": True})
+    async with run_gateway(settings_for(cfg, ledger_path=str(tmp_path / "l.db"))) as gw:
+        gem = gemini_client(gw)
+        await asyncio.to_thread(gem.models.generate_content, model="claude", contents="Read main.py",
+                                config=types.GenerateContentConfig(system_instruction="You are a careful coder.",
+                                                                   max_output_tokens=50))
+        sent = fake_anthropic.last.body
+        assert sent["system"][-1]["cache_control"] == EPHEMERAL
+        assert sent["messages"][-1]["content"][-1]["cache_control"] == EPHEMERAL
+        await asyncio.to_thread(openai_client(gw).responses.create, model="claude", input="hi", store=False,
+                                instructions="Be brief.", max_output_tokens=20)
+        assert 2 <= count_marks(fake_anthropic.last.body) <= 4
+        await asyncio.to_thread(openai_client(gw).chat.completions.create, model="claude", max_tokens=20,
+                                tools=[{k: v for k, v in TOOL.items() if k != "cache_control"}],
+                                messages=[{"role": "system", "content": "Be brief."},
+                                          {"role": "user", "content": "one"}, {"role": "assistant", "content": "ok"},
+                                          {"role": "user", "content": "two"}])
+        sent = fake_anthropic.last.body
+        assert count_marks(sent) == 4 and sent["tools"][0]["cache_control"] == EPHEMERAL
+        await asyncio.to_thread(openai_client(gw).chat.completions.create, model="gpt",
+                                messages=[{"role": "user", "content": "hi"}])
+        assert b"cache_control" not in fake_openai.last.raw_body        # OpenAI caches prefixes by itself
