@@ -94,7 +94,7 @@ def render(item: Priced) -> str:
     for kind in PRICE_KINDS:
         own = kind in priced
         value = _rate(rates, kind)
-        note = "" if own or kind not in BILLED_AS else f"  (billed as {BILLED_AS[kind]})"
+        note = "" if own or kind not in BILLED_AS else f"  (billed as {LABELS[BILLED_AS[kind]]})"
         lines.append(f"    {LABELS[kind]:<26} {value:>10.4f}{note}")
     for start, tier in item.source.catalogue.tiers if item.source.catalogue is not None else ():
         parts = ", ".join(f"{LABELS[k]} {tier[k]:.4f}" for k in PRICE_KINDS if k in priced)
