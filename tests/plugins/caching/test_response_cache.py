@@ -174,3 +174,14 @@ async def test_memory_backend_is_lru_bounded_by_bytes() -> None:
     assert await m.get("huge") is None
     await m.set("short", b"s", 0)
     assert await m.get("short") is None           # expired
+
+
+async def test_hits_spend_no_token_limit_and_no_budget(fake_anthropic, fake_openai, fake_gemini, tmp_path):
+    """A key with 1500 tokens a minute: one provider answer of 1010 tokens, then hits that cost nothing."""
+    cfg = three_provider_config(fake_anthropic, fake_openai, fake_gemini, cache=CACHE)
+    cfg["limits"] = {"rules": [{"scope": "key", "tokens_per_minute": 1500}]}
+    fake_openai.always(Behavior(text="4", usage=Usage(input_tokens=1000, output_tokens=10)))
+    async with run_gateway(settings_for(cfg, ledger_path=str(tmp_path / "l.db"))) as g:
+        answers = [await asyncio.to_thread(chat, g, max_tokens=10) for _ in range(4)]
+        assert [a.headers["x-relaygate-cache"] for a in answers] == ["miss", "hit", "hit", "hit"]
+        assert len(fake_openai.requests) == 1
