@@ -3,8 +3,8 @@
 Names follow Prometheus conventions: base units (seconds), ``_total`` counters,
 histograms whose buckets fit LLM latencies. Labels are bounded: endpoint,
 served model, provider, surface, status, token type, reason. Never a user, and a
-key only in the prompt-cache series (its non-secret id or name, capped by
-``metrics.max_keys``: later keys count as ``other``). ``model`` is the provider
+key only in the prompt-cache series when ``metrics.prompt_cache_by_key`` is on (its
+non-secret id or name, capped by ``metrics.max_keys``: later keys count as ``other``). ``model`` is the provider
 model actually served (on a wildcard endpoint the one the client asked for): the
 one label a client chooses, so each endpoint keeps at most
 ``metrics.max_models_per_endpoint`` values and counts the rest as ``other``.
@@ -55,8 +55,9 @@ class Metrics:
             (*MODEL_LABELS, "type"), registry=registry)
         self.prompt_cache_tokens = Counter(
             "relaygate_prompt_cache_tokens", "Input tokens by how the provider's prompt cache served them "
-            "(read: a cache hit, write: cached now, uncached), per gateway key and agent kind: the hit ratio is "
-            "read / (read + write + uncached).", ("key", "agent", "type"), registry=registry)
+            "(read: a cache hit, write: cached now, uncached), per agent kind and, with metrics.prompt_cache_by_key, "
+            "per gateway key: the hit ratio is read / (read + write + uncached).", ("key", "agent", "type"),
+            registry=registry)
         self.response_cache = Counter(
             "relaygate_response_cache_requests", "Requests on endpoints with a response cache, by result "
             "(hit, miss, bypass, error: the cache backend failed and the provider answered).",

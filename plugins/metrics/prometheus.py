@@ -113,6 +113,7 @@ class RequestMetrics:
         self.models = ModelLabels()
         self.keys: set[str] = set()
         self.max_keys = MetricsConfig().max_keys
+        self.by_key = MetricsConfig().prompt_cache_by_key
         self._request: dict[tuple[str, ...], tuple[PendingCounter, PendingHistogram]] = {}
         self._usage: dict[tuple[str, ...], tuple[Any, ...]] = {}
         self._counters: dict[tuple[Any, ...], PendingCounter] = {}
@@ -167,8 +168,10 @@ class RequestMetrics:
 
     def prompt_cache(self, r: UsageRecord) -> None:
         """The per-key cache hit ratio's three parts (input includes the cache reads)."""
-        key = r.key_id if r.key_id in self.keys or len(self.keys) < self.max_keys else OTHER_KEY
-        self.keys.add(key)
+        key = ""
+        if self.by_key:
+            key = r.key_id if r.key_id in self.keys or len(self.keys) < self.max_keys else OTHER_KEY
+            self.keys.add(key)
         u = r.usage
         read = min(u.cached_input_tokens, u.input_tokens)
         for kind, n in (("read", read), ("write", u.cache_creation_tokens), ("uncached", u.input_tokens - read)):
@@ -283,6 +286,7 @@ def relaygate_config_loaded(gateway: Gateway) -> None:
     if rm is not None:       # a reload may raise the cap; models already labelled keep their label
         rm.models.cap = gateway.settings.section(MetricsConfig).max_models_per_endpoint
         rm.max_keys = gateway.settings.section(MetricsConfig).max_keys
+        rm.by_key = gateway.settings.section(MetricsConfig).prompt_cache_by_key
 
 
 @hookimpl

@@ -88,14 +88,21 @@ async def test_cache_and_reasoning_tokens_cost_what_the_catalogue_says(gw, fake_
     assert row["price_source"] == "catalogue" and model in row["price_version"]
 
 
-async def test_per_key_cache_hit_ratio_series(gw, fake_anthropic):
+@pytest.mark.parametrize("by_key", [True, False])
+async def test_cache_hit_ratio_series_by_key_only_when_asked(fake_anthropic, fake_openai, fake_gemini, tmp_path,
+                                                             by_key):
+    cfg = three_provider_config(fake_anthropic, fake_openai, fake_gemini)
+    cfg["metrics"] = {"prompt_cache_by_key": by_key}
     fake_anthropic.always(Behavior(text="ok", usage=ANTHROPIC))
-    async with aiohttp.ClientSession() as s, s.post(
-            gw.url + "/anthropic/v1/messages", headers={"x-api-key": TEST_KEY},
-            json={"model": "claude", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}) as r:
-        assert r.status == 200
-    text = await gw.metrics()
-    parts = {kind: metric_value(text, "relaygate_prompt_cache_tokens_total", key="alice-key", type=kind)
+    async with run_gateway(settings_for(cfg, ledger_path=str(tmp_path / "l.db"))) as gw:
+        async with aiohttp.ClientSession() as s, s.post(
+                gw.url + "/anthropic/v1/messages", headers={"x-api-key": TEST_KEY},
+                json={"model": "claude", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}) as r:
+            assert r.status == 200
+        text = await gw.metrics()
+    key = "alice-key" if by_key else ""
+    parts = {kind: metric_value(text, "relaygate_prompt_cache_tokens_total", key=key, type=kind)
              for kind in ("read", "write", "uncached")}
     assert parts == {"read": 4000, "write": 2500, "uncached": 3000}
+    assert ("alice" in text) == by_key                       # by default metrics never name a key
     assert metric_value(text, "relaygate_tokens_total", type="cache_creation_1h") == 1000
