@@ -18,6 +18,8 @@ from plugins.response_cache.backends import MemoryBackend
 from plugins.response_cache.keys import why_not_cacheable
 
 CACHE = {"mode": "exact", "ttl_seconds": 60, "backend": "memory"}
+#: Anthropic's API version 2026-10-21 takes no temperature: the client asks for caching instead
+USE = {"x-relaygate-cache": "use"}
 ASK = [{"role": "user", "content": "What is 2+2?"}]
 
 
@@ -105,7 +107,7 @@ async def test_anthropic_stream_is_replayed_for_the_anthropic_sdk(gw, fake_anthr
     fake_anthropic.always(Behavior(text="four", chunks=2))
 
     def run() -> str:
-        with anthropic_client(gw).messages.stream(model="claude", max_tokens=20, extra_body={"temperature": 0},
+        with anthropic_client(gw, headers=USE).messages.stream(model="claude", max_tokens=20,
                                                   messages=ASK) as stream:
             return stream.get_final_message().content[0].text
     assert await asyncio.to_thread(run) == await asyncio.to_thread(run) == "four"

@@ -25,6 +25,8 @@ from caching_support import (
 from support.behavior import Behavior
 from support.gateway import TEST_KEY, run_gateway, settings_for
 
+#: Anthropic's API version 2026-10-21 takes no temperature: the client asks for caching instead
+USE = {"x-relaygate-cache": "use"}
 ASK = [{"role": "user", "content": "Name a prime number."}]
 CACHE = {"mode": "exact", "ttl_seconds": 60, "backend": "redis"}
 
@@ -97,8 +99,8 @@ async def test_streams_replay_across_replicas_for_the_sdks(fake_anthropic, fake_
                 return r.headers["x-relaygate-cache"], text
 
         def anthropic_stream(gw) -> str:
-            with anthropic_client(gw).messages.stream(model="claude", max_tokens=20, messages=ASK,
-                                                      extra_body={"temperature": 0}) as s:
+            with anthropic_client(gw, headers=USE).messages.stream(model="claude", max_tokens=20,
+                                                                    messages=ASK) as s:
                 return s.get_final_message().content[0].text
 
         assert await asyncio.to_thread(openai_stream, a) == ("miss", "eleven is prime")
