@@ -133,3 +133,11 @@ class UsageRecord:
     #: how the attempt ended: complete, error, client_cancelled (streams: see proxy.upstream)
     outcome: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    #: answered from the gateway's response cache: no provider was called, ``cost_usd`` is 0 and
+    #: ``saved_cost_usd`` what the provider call would have cost
+    cache_hit: bool = False
+    saved_cost_usd: float | None = None
+    #: where ``cost_usd``'s prices came from ("config", "catalogue", "unknown") and which version
+    #: (the catalogue's package version and price date), so a bill can be re-derived
+    price_source: str = ""
+    price_version: str = ""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pluggy
 
 if TYPE_CHECKING:
+    from proxy.answers import StoredAnswer
     from proxy.context import Principal, RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
     from proxy.upstream import Attempt
@@ -141,12 +142,16 @@ class Hooks:
         self._validate = FastHook(h.relaygate_validate_request, ("ctx",))
         self._select = FastHook(h.relaygate_select_route, ("ctx", "candidates"))
         self._admit = FastHook(h.relaygate_admit_request, ("ctx", "route"))
+        self._answer = FastHook(h.relaygate_answer_request, ("ctx", "route"))
+        self._prepare = FastHook(h.relaygate_prepare_upstream_body, ("ctx", "route", "body"))
         self._transform = FastHook(h.relaygate_transform_response, ("ctx", "body"))
         self._attempt = FastHook(h.relaygate_attempt_started, ("ctx", "route", "attempt"))
         self._record = FastHook(h.relaygate_record_usage, ("ctx", "record"))
         self._finished = FastHook(h.relaygate_request_finished, ("ctx",))
         self.has_response_transformers = bool(self._transform)
         self.has_attempt_listeners = bool(self._attempt)
+        self.has_answerers = bool(self._answer)
+        self.has_body_preparers = bool(self._prepare)
 
     # -- start-up
     async def startup(self, gateway: Gateway) -> None:
@@ -193,6 +198,22 @@ class Hooks:
             results = [fn(ctx, route) for fn, _ in impls]
             if results.count(None) < len(results):
                 await _await_all(results)
+
+    async def answer_request(self, ctx: RequestContext, route: Route) -> StoredAnswer | None:
+        """The first stored answer an implementation gives, or None (call the provider)."""
+        return await _first_non_none(self._answer.call(ctx, route))  # type: ignore[no-any-return]
+
+    def prepare_upstream_body(self, ctx: RequestContext, route: Route, body: dict[str, Any]) -> dict[str, Any]:
+        """*body* through every preparer in call order; one that fails leaves the body as it was."""
+        for fn, name in self._prepare.impls:
+            try:
+                changed = fn(ctx, route, body)
+            except Exception:
+                log.exception("prepare_upstream_body hook of %s failed for request %s", name, ctx.request_id)
+                continue
+            if changed is not None:
+                body = changed
+        return body
 
     async def transform_response(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any] | None:
         """Chain the transformers in call order; the final body, or None when none changed it."""

@@ -15,7 +15,8 @@ Start-up (once per app, plain functions; they receive a registry to add to)::
 One request (see :mod:`proxy.pipeline`, which calls them)::
 
     authenticate -> validate_request -> select_route -> admit_request
-    -> attempt_started -> (provider call, streamed; no hook per chunk)
+    -> answer_request (a stored answer ends the request here)
+    -> prepare_upstream_body -> attempt_started -> (provider call, streamed; no hook per chunk)
     -> record_usage -> request_finished
 
 (``attempt_started`` and ``record_usage`` once per provider attempt: retries
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
     from proxy.apis import ApiRegistry
     from proxy.config import Settings
+    from proxy.answers import StoredAnswer
     from proxy.context import Principal, RequestContext, Route, UsageRecord
     from proxy.exchange import ExchangeRegistry
     from proxy.gateway import Gateway
@@ -195,6 +197,17 @@ def relaygate_admit_request(ctx: RequestContext, route: Route) -> Awaitable[None
 
 
 @hookspec
+def relaygate_answer_request(ctx: RequestContext, route: Route) -> Awaitable[StoredAnswer | None] | StoredAnswer | None:
+    """The request is admitted and about to go to *route*'s provider: return a
+    :class:`proxy.answers.StoredAnswer` to answer it without any provider call (the
+    response cache), or None. **May be async**; the first non-None answer wins. The
+    core replays it in the client's own format and records one usage row with
+    ``cache_hit`` set. An implementation must not raise: a store that fails
+    answers None (the provider is called). Only called when some plugin implements it.
+    """
+
+
+@hookspec
 def relaygate_transform_response(
         ctx: RequestContext, body: dict[str, Any]) -> Awaitable[dict[str, Any] | None] | dict[str, Any] | None:
     """A non-streaming answer is about to go to the client: *body* is the parsed
@@ -203,6 +216,17 @@ def relaygate_transform_response(
     to refuse it (e.g. a guardrail that blocks). Implementations run in call
     order, each seeing the previous one's result. Only called when some plugin
     implements it. **May be async.**"""
+
+
+@hookspec
+def relaygate_prepare_upstream_body(ctx: RequestContext, route: Route,
+                                    body: dict[str, Any]) -> dict[str, Any] | None:
+    """Each attempt's body in the *provider's* format (``route.provider_api``), after the route's
+    exchange translated it: return a changed body, or None to leave it (e.g. prompt-cache
+    breakpoints, moving per-request noise out of a cached prefix). Implementations run in call
+    order, each seeing the previous one's result. Plain function, no I/O; must not raise. Only
+    called when some plugin implements it.
+    """
 
 
 @hookspec

@@ -1,7 +1,8 @@
 """One request's whole way through the gateway.
 
     authenticate -> read body -> resolve endpoint -> validate -> select route
-    -> admit (limits, budgets) -> forward to the provider (stream) -> record usage
+    -> admit (limits, budgets) -> a stored answer (response cache), else
+    forward to the provider (stream) -> record usage
     -> request finished (metrics, access log)
 
 Every stage but the provider call is a hook (see :mod:`proxy.hookspecs`).
@@ -29,7 +30,7 @@ from proxy.errors import (
     RequestTimeout,
     UpstreamStatusError,
 )
-from proxy import resilience
+from proxy import answers, resilience
 from proxy.caps import check_caps
 from proxy.scrub import scrub
 from proxy.stash import StashKey
@@ -85,6 +86,10 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -
         route = hooks.select_route(ctx, healthy) or healthy[0]
         ctx.route = route
         await hooks.admit_request(ctx, route)
+        if hooks.has_answerers and (stored := await hooks.answer_request(ctx, route)) is not None:
+            response = await answers.replay(gateway, ctx, route, stored)      # e.g. the response cache
+            ctx.status = response.status
+            return response
         # One attempt, or retries and fallbacks until one answers (never after the first byte).
         response = await resilience.call(gateway, ctx, route, candidates, forward, panic=panic)
         ctx.status = ctx.status or response.status

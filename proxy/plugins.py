@@ -41,6 +41,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.limits.admission",
     "plugins.limits.subjects",
     "plugins.metering.ledger",
+    "plugins.response_cache.plugin",
+    "plugins.prompt_cache.plugin",
     "plugins.payloads.recorder",
     "plugins.guardrails.filters",
     "plugins.mcp.surface",             # /mcp and /mcp/{server}: the MCP gateway
@@ -52,6 +54,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     # command-line only (relaygate keys / usage / prices / agent-env)
     "plugins.keystore.cli",
     "plugins.reports.cli",
+    "plugins.reports.reconcile_cli",
     "plugins.metering.prices_cli",
     "plugins.agents.agent_env",
     "plugins.mcp.cli",

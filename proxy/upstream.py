@@ -171,6 +171,8 @@ def upstream_body(ctx: RequestContext, route: Route) -> dict[str, Any]:
                             coding_agent=ctx.stash.get(CODING_AGENT, False),
                             api_version=route.provider.config.api_version or "")
     body = route.exchange.request(ctx.body, model=route.upstream_model, options=opts)
+    if ctx.gateway.hooks.has_body_preparers:          # e.g. prompt-cache breakpoints (plugins/prompt_cache)
+        body = ctx.gateway.hooks.prepare_upstream_body(ctx, route, body)
     if opts.dropped:
         ctx.response_headers[DROPPED_HEADER] = ",".join(opts.dropped)
         ctx.stash[DROPPED_PARAMS] = list(opts.dropped)

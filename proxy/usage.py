@@ -13,6 +13,8 @@ class Usage:
     output_tokens: int = 0
     cached_input_tokens: int = 0
     cache_creation_tokens: int = 0
+    #: the part of ``cache_creation_tokens`` written for one hour (Anthropic ``ttl: "1h"``), priced apart
+    cache_creation_1h_tokens: int = 0
     reasoning_tokens: int = 0
     total_tokens: int = 0
 

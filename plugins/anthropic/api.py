@@ -10,8 +10,9 @@ is allowed too.
 
 Usage in the gateway's vocabulary: ``input_tokens`` counts uncached input
 plus cache reads (cache reads are its cached subset, as with OpenAI), cache
-writes are ``cache_creation_tokens`` on their own, and the total adds all
-three to the output.
+writes are ``cache_creation_tokens`` on their own (their one-hour part, from
+``cache_creation.ephemeral_1h_input_tokens``, also in ``cache_creation_1h_tokens``),
+and the total adds all three to the output.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ def usage_from_anthropic(u: dict[str, Any] | None) -> Usage:
     read = u.get("cache_read_input_tokens") or 0
     written = u.get("cache_creation_input_tokens") or 0
     out = u.get("output_tokens") or 0
+    by_ttl = u.get("cache_creation")
+    hour = (by_ttl.get("ephemeral_1h_input_tokens") or 0) if isinstance(by_ttl, dict) else 0
     return Usage(input_tokens=fresh + read, output_tokens=out, cached_input_tokens=read,
-                 cache_creation_tokens=written, total_tokens=fresh + read + written + out)
+                 cache_creation_tokens=written, cache_creation_1h_tokens=hour,
+                 total_tokens=fresh + read + written + out)
 
 
 class MessagesStreamMeter(StreamMeter):
@@ -73,7 +77,8 @@ class MessagesStreamMeter(StreamMeter):
         else:
             return
         if isinstance(usage, dict):
-            self._raw.update((k, v) for k, v in usage.items() if isinstance(v, int))
+            self._raw.update((k, v) for k, v in usage.items()
+                             if isinstance(v, int) or (k == "cache_creation" and isinstance(v, dict)))
             self.usage = usage_from_anthropic(self._raw)
 
 

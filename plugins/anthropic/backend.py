@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.anthropic.backend_stream import AnthropicParser
+from plugins.anthropic.cache_marks import carry, mark_last, tool_mark
 from plugins.anthropic.client import CLIENT as CLIENT
 from plugins.anthropic.models import max_output_tokens
 from plugins.anthropic.versions import fit_to_version
@@ -75,7 +76,7 @@ def _tool_result(m: dict[str, Any], opts: Options) -> dict[str, Any]:
         block["content"] = user_blocks(content, opts)
     else:
         block["content"] = content if content is not None else ""
-    return block
+    return carry(m, block)
 
 
 def _messages(messages: list[dict[str, Any]], opts: Options) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -92,11 +93,16 @@ def _messages(messages: list[dict[str, Any]], opts: Options) -> tuple[list[dict[
         role = m.get("role")
         if role in ("system", "developer"):
             c = m.get("content")
-            system.extend(user_blocks(c, opts) if isinstance(c, list) else [{"type": "text", "text": c or ""}])
+            blocks = user_blocks(c, opts) if isinstance(c, list) else [{"type": "text", "text": c or ""}]
+            mark_last(blocks, m)
+            system.extend(blocks)
         elif role == "user":
-            add("user", user_blocks(m.get("content"), opts))
+            blocks = user_blocks(m.get("content"), opts)
+            mark_last(blocks, m)
+            add("user", blocks)
         elif role == "assistant":
             blocks = _assistant_blocks(m, opts)
+            mark_last(blocks, m)
             if blocks:
                 add("assistant", blocks)
         elif role == "tool":
@@ -119,6 +125,8 @@ def _tools(body: dict[str, Any], out: dict[str, Any], opts: Options) -> None:
             tool["description"] = fn["description"]
         if fn.get("strict") is True:
             tool["strict"] = True
+        if (mark := tool_mark(t)) is not None:
+            tool["cache_control"] = mark
         tools.append(tool)
     if tools:
         out["tools"] = tools

@@ -8,8 +8,8 @@ assistant turns), ``image_url`` -> ``image``, ``file`` -> ``document`` /
 (a ``summary_text`` with the ``signature`` Claude gave it) or
 ``redacted_thinking`` (a ``summary_encrypted_text``). An item with no block
 (a thinking summary without its signature, a file known only by id) follows the
-endpoint's policy: 400 naming it, or dropped and named. ``cache_control`` is
-not read here (prompt caching has its own rules).
+endpoint's policy: 400 naming it, or dropped and named. An item's
+``cache_control`` goes on its block (:mod:`plugins.anthropic.cache_marks`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from plugins.anthropic.cache_marks import carry
 from plugins.translate.pivot import Options, mime_from_url, parse_data_uri
 
 
@@ -98,7 +99,15 @@ def reasoning_blocks(part: dict[str, Any], opts: Options) -> list[dict[str, Any]
 
 
 def part_blocks(part: dict[str, Any], opts: Options) -> list[dict[str, Any]]:
-    """The Anthropic blocks of one chat content item (none if the policy dropped it)."""
+    """The Anthropic blocks of one chat content item (none if the policy dropped it), its prompt-cache
+    breakpoint on the last (never on a thinking block: Anthropic refuses one there)."""
+    blocks = _blocks_of(part, opts)
+    if blocks and blocks[-1]["type"] not in ("thinking", "redacted_thinking"):
+        carry(part, blocks[-1])
+    return blocks
+
+
+def _blocks_of(part: dict[str, Any], opts: Options) -> list[dict[str, Any]]:
     kind = part.get("type")
     if kind == "text":
         return [_text(part)]

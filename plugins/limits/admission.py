@@ -259,7 +259,9 @@ def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Any:
     if limiter is None:
         return None
     u = record.usage
-    settlements = _settlements(res, u.total_tokens or u.input_tokens + u.output_tokens)
+    # A response-cache hit used no provider tokens: its token windows get their reservation back.
+    used = 0 if record.cache_hit else u.total_tokens or u.input_tokens + u.output_tokens
+    settlements = _settlements(res, used)
     spends: list[tuple[str, int, int]] = []
     nano = round((record.cost_usd or 0.0) * _NANO)      # an unpriced model spends no budget
     if nano > 0 and res.plan.budgets:

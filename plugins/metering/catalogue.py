@@ -31,9 +31,11 @@ PROVIDER_OF_TYPE = {"openai": "openai", "azure_openai": "azure", "anthropic": "a
                     "gemini": "google", "vertex": "google"}
 #: our price kinds -> the catalogue's price keys, in display order
 PRICE_KEYS = {"input": "input_mtok", "cached_input": "cache_read_mtok", "cache_creation": "cache_write_mtok",
-              "output": "output_mtok", "reasoning": "output_reasoning_mtok"}
+              "cache_creation_1h": "cache_write_1h_mtok", "output": "output_mtok",
+              "reasoning": "output_reasoning_mtok"}
 #: a kind the catalogue does not price separately is billed as this one (as genai-prices does)
-BILLED_AS = {"cached_input": "input", "cache_creation": "input", "reasoning": "output"}
+BILLED_AS = {"cached_input": "input", "cache_creation": "input", "reasoning": "output",
+             "cache_creation_1h": "cache_creation"}     # after cache_creation: it falls back to it
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ def row_of(r: UsageRecord) -> tuple[Any, ...]:
         u.total_tokens, r.latency_s * 1000, None if r.ttft_s is None else r.ttft_s * 1000,
         r.upstream_s * 1000, r.cost_usd, r.agent, r.session_id, r.outcome,
         orjson.dumps(r.labels).decode() if r.labels else "", r.trace_id,
+        u.cache_creation_1h_tokens, int(r.cache_hit), r.saved_cost_usd, r.price_source, r.price_version,
     )
 
 

@@ -35,17 +35,20 @@ _TYPES = {
     "cache_creation_tokens": "BIGINT", "reasoning_tokens": "BIGINT", "total_tokens": "BIGINT",
     "latency_ms": "DOUBLE PRECISION", "ttft_ms": "DOUBLE PRECISION", "upstream_ms": "DOUBLE PRECISION",
     "cost_usd": "DOUBLE PRECISION", "agent": "TEXT", "session_id": "TEXT", "outcome": "TEXT", "labels": "TEXT",
-    "trace_id": "TEXT",
+    "trace_id": "TEXT", "cache_creation_1h_tokens": "BIGINT", "cache_hit": "SMALLINT",
+    "saved_cost_usd": "DOUBLE PRECISION", "price_source": "TEXT", "price_version": "TEXT",
 }
-#: columns added after the first release, added to older ledgers when the schema is ensured
-_ADDED = ("outcome", "labels", "trace_id")
+#: columns added after the first release, added to older ledgers when the schema is ensured: their clause
+_ADDED = {"outcome": "NOT NULL DEFAULT ''", "labels": "NOT NULL DEFAULT ''", "trace_id": "NOT NULL DEFAULT ''",
+          "cache_creation_1h_tokens": "NOT NULL DEFAULT 0", "cache_hit": "NOT NULL DEFAULT 0",
+          "saved_cost_usd": "", "price_source": "NOT NULL DEFAULT ''", "price_version": "NOT NULL DEFAULT ''"}
 _PAYLOAD_TYPES = {
     "request_id": "TEXT", "attempt": "INTEGER", "ts": "DOUBLE PRECISION", "endpoint": "TEXT", "key_id": "TEXT",
     "stream": "SMALLINT", "request_body": "TEXT", "response_body": "TEXT", "request_truncated": "SMALLINT",
     "response_truncated": "SMALLINT",
 }
 assert tuple(_TYPES) == COLUMNS and tuple(_PAYLOAD_TYPES) == PAYLOAD_COLUMNS, "column lists out of sync"
-_NULLABLE = {"ttft_ms", "cost_usd"}       # cost_usd: NULL when no price is known
+_NULLABLE = {"ttft_ms", "cost_usd", "saved_cost_usd"}   # cost_usd: NULL when no price is known
 _INDEXES: dict[str, list[tuple[str, ...]]] = {
     "ledger": [("ts",), ("key_id", "ts"), ("owner", "ts"), ("team", "ts"), ("endpoint", "ts"),
                ("served_model", "ts"), ("provider", "ts")],
@@ -122,9 +125,9 @@ class PostgresStore:
                 await con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                 for sql in _ddl(self.schema, "ledger", _TYPES) + _ddl(self.schema, "payloads", _PAYLOAD_TYPES):
                     await con.execute(sql)
-                for name in _ADDED:
+                for name, clause in _ADDED.items():
                     await con.execute(f'ALTER TABLE "{self.schema}".ledger '
-                                      f"ADD COLUMN IF NOT EXISTS {name} {_TYPES[name]} NOT NULL DEFAULT ''")
+                                      f"ADD COLUMN IF NOT EXISTS {name} {_TYPES[name]} {clause}")
                 # older ledgers: cost_usd was NOT NULL DEFAULT 0; unknown prices are NULL now
                 await con.execute(f'ALTER TABLE "{self.schema}".ledger ALTER COLUMN cost_usd DROP NOT NULL')
             self._schema_ready = True

@@ -22,8 +22,16 @@ from proxy.config import ConfigError, Settings
 from proxy.zeroconf import settings_from_file_or_env
 
 LABELS = {"input": "input", "cached_input": "cached input (cache read)", "cache_creation": "cache write",
-          "output": "output", "reasoning": "reasoning"}
-BILLED_AS = {"cached_input": "input", "cache_creation": "input", "reasoning": "output"}
+          "cache_creation_1h": "cache write (1 hour)", "output": "output", "reasoning": "reasoning"}
+BILLED_AS = {"cached_input": "input", "cache_creation": "input", "reasoning": "output",
+             "cache_creation_1h": "cache_creation"}
+
+
+def _rate(rates: dict[str, float], kind: str) -> float:
+    """*kind*'s rate, else the rate of the kind it is billed as (a 1-hour write: a write, then input)."""
+    while kind not in rates and kind in BILLED_AS:
+        kind = BILLED_AS[kind]
+    return rates.get(kind, 0.0)
 
 
 @dataclass
@@ -85,8 +93,8 @@ def render(item: Priced) -> str:
     lines.append("  USD per million tokens:")
     for kind in PRICE_KINDS:
         own = kind in priced
-        value = rates.get(kind, rates.get(BILLED_AS.get(kind, ""), 0.0))
-        note = "" if own or kind not in BILLED_AS else f"  (billed as {BILLED_AS[kind]})"
+        value = _rate(rates, kind)
+        note = "" if own or kind not in BILLED_AS else f"  (billed as {LABELS[BILLED_AS[kind]]})"
         lines.append(f"    {LABELS[kind]:<26} {value:>10.4f}{note}")
     for start, tier in item.source.catalogue.tiers if item.source.catalogue is not None else ():
         parts = ", ".join(f"{LABELS[k]} {tier[k]:.4f}" for k in PRICE_KINDS if k in priced)

@@ -2,8 +2,9 @@
 
 Runs first among the usage hooks so the ledger, metrics and budgets all see
 the same ``cost_usd``. Prices are USD per million tokens of each kind: input,
-cached_input, cache_creation, output, reasoning. A kind without a price of its
-own is billed as input (cached input, cache writes) or as output (reasoning).
+cached_input, cache_creation, cache_creation_1h (Anthropic's one-hour cache writes),
+output, reasoning. A kind without a price of its own is billed as input (cached
+input, cache writes), as a cache write (one-hour writes) or as output (reasoning).
 
 A served model with ``prices`` in the config is billed at those (the override);
 one without is billed at the catalogue's prices (:mod:`plugins.metering.catalogue`).
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from proxy.gateway import Gateway
     from proxy.usage import Usage
 
-PRICE_KINDS = ("input", "cached_input", "cache_creation", "output", "reasoning")
+PRICE_KINDS = ("input", "cached_input", "cache_creation", "cache_creation_1h", "output", "reasoning")
 
 
 def cost_usd(prices: dict[str, float], u: Usage) -> float:
@@ -42,10 +43,12 @@ def cost_usd(prices: dict[str, float], u: Usage) -> float:
     p_out = prices.get("output", 0.0)
     p_cached = prices.get("cached_input", p_in)
     p_reason = prices.get("reasoning", p_out)
+    p_write = prices.get("cache_creation", p_in)
     cached = min(u.cached_input_tokens, u.input_tokens)
     reasoning = min(u.reasoning_tokens, u.output_tokens)
+    hour = min(u.cache_creation_1h_tokens, u.cache_creation_tokens)
     total = ((u.input_tokens - cached) * p_in + cached * p_cached
-             + u.cache_creation_tokens * prices.get("cache_creation", p_in)
+             + (u.cache_creation_tokens - hour) * p_write + hour * prices.get("cache_creation_1h", p_write)
              + (u.output_tokens - reasoning) * p_out + reasoning * p_reason)
     return total / 1_000_000
 
@@ -71,6 +74,12 @@ class PriceSource:
         if self.config_prices is not None:
             return self.config_prices
         return self.catalogue.rates_for(input_tokens) if self.catalogue is not None else {}
+
+    def version(self) -> str:
+        """What a bill cites: the catalogue's package version and price date, or the config."""
+        if self.catalogue is not None:
+            return f"{catalogue_label()} {self.catalogue.provider}/{self.catalogue.model}"
+        return "config" if self.kind == "config" else ""
 
     def cost(self, u: Usage) -> float | None:
         if not (u.input_tokens or u.output_tokens or u.cache_creation_tokens):
@@ -116,5 +125,12 @@ def relaygate_startup(gateway: Gateway) -> None:
 
 @hookimpl(tryfirst=True)
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
-    if ctx.route is not None:
-        record.cost_usd = route_prices(ctx.route).cost(record.usage)
+    if ctx.route is None:
+        return
+    source = route_prices(ctx.route)
+    cost = source.cost(record.usage)
+    record.price_source, record.price_version = source.kind, source.version()
+    if record.cache_hit:          # the response cache answered: nothing was spent, this much was saved
+        record.cost_usd, record.saved_cost_usd = 0.0, cost
+    else:
+        record.cost_usd = cost

@@ -15,11 +15,17 @@ COLUMNS = (
     "input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_tokens", "reasoning_tokens",
     "total_tokens", "latency_ms", "ttft_ms", "upstream_ms", "cost_usd", "agent", "session_id",
     "outcome", "labels", "trace_id",
+    "cache_creation_1h_tokens", "cache_hit", "saved_cost_usd", "price_source", "price_version",
 )
 
 #: columns added after the first release: (name, SQLite definition) — added to older ledgers on open
 ADDED_COLUMNS = (("outcome", "TEXT NOT NULL DEFAULT ''"), ("labels", "TEXT NOT NULL DEFAULT ''"),
-                 ("trace_id", "TEXT NOT NULL DEFAULT ''"))
+                 ("trace_id", "TEXT NOT NULL DEFAULT ''"),
+                 ("cache_creation_1h_tokens", "INTEGER NOT NULL DEFAULT 0"),
+                 ("cache_hit", "INTEGER NOT NULL DEFAULT 0"), ("saved_cost_usd", "REAL"),
+                 ("price_source", "TEXT NOT NULL DEFAULT ''"), ("price_version", "TEXT NOT NULL DEFAULT ''"))
+#: what a row spooled by an older release gets for a column it lacks (text columns: "")
+ADDED_DEFAULTS: dict[str, object] = {"cache_creation_1h_tokens": 0, "cache_hit": 0, "saved_cost_usd": None}
 #: columns that older ledgers declare NOT NULL and that may now be NULL (``cost_usd``: unknown price)
 NOW_NULLABLE = ("cost_usd",)
 
@@ -61,6 +67,11 @@ CREATE TABLE IF NOT EXISTS ledger (
     outcome TEXT NOT NULL DEFAULT '',
     labels TEXT NOT NULL DEFAULT '',
     trace_id TEXT NOT NULL DEFAULT '',
+    cache_creation_1h_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_hit INTEGER NOT NULL DEFAULT 0,
+    saved_cost_usd REAL,
+    price_source TEXT NOT NULL DEFAULT '',
+    price_version TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (request_id, attempt)
 );
 CREATE INDEX IF NOT EXISTS ledger_ts ON ledger (ts);
@@ -95,7 +106,8 @@ def complete_rows(rows: Sequence[tuple[Any, ...]]) -> Sequence[tuple[Any, ...]]:
     width = len(COLUMNS)
     if all(len(r) == width for r in rows):
         return rows
-    return [r + ("",) * (width - len(r)) if len(r) < width else r for r in rows]
+    pad = tuple(ADDED_DEFAULTS.get(name, "") for name in COLUMNS)
+    return [r + pad[len(r):] if len(r) < width else r for r in rows]
 
 
 class SqliteStore:

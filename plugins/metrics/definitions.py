@@ -2,10 +2,12 @@
 
 Names follow Prometheus conventions: base units (seconds), ``_total`` counters,
 histograms whose buckets fit LLM latencies. Labels are bounded: endpoint,
-served model, provider, surface, status, token type, reason. Never a key or a
-user. ``model`` is the provider model actually served (on a wildcard endpoint the
-one the client asked for): the one label a client chooses, so each endpoint keeps
-at most ``metrics.max_models_per_endpoint`` values and counts the rest as ``other``.
+served model, provider, surface, status, token type, reason. Never a user, and a
+key only in the prompt-cache series when ``metrics.prompt_cache_by_key`` is on (its
+non-secret id or name, capped by ``metrics.max_keys``: later keys count as ``other``). ``model`` is the provider
+model actually served (on a wildcard endpoint the one the client asked for): the
+one label a client chooses, so each endpoint keeps at most
+``metrics.max_models_per_endpoint`` values and counts the rest as ``other``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ MODEL_LABELS = ("endpoint", "served_model", "provider", "model")
 SERVED_LABELS = ("endpoint", "served_model", "provider")
 #: the model label of requests beyond an endpoint's max_models_per_endpoint
 OTHER_MODEL = "other"
+#: the key label of keys beyond metrics.max_keys
+OTHER_KEY = "other"
 
 
 class Metrics:
@@ -46,8 +50,21 @@ class Metrics:
             "relaygate_upstream_duration_seconds", "Duration of each provider call (one per attempt).",
             MODEL_LABELS, buckets=DURATION_BUCKETS, registry=registry)
         self.tokens = Counter(
-            "relaygate_tokens", "Tokens metered, by kind (input, output, cached_input, cache_creation, reasoning).",
+            "relaygate_tokens", "Tokens metered, by kind (input, output, cached_input, cache_creation, "
+            "cache_creation_1h, reasoning).",
             (*MODEL_LABELS, "type"), registry=registry)
+        self.prompt_cache_tokens = Counter(
+            "relaygate_prompt_cache_tokens", "Input tokens by how the provider's prompt cache served them "
+            "(read: a cache hit, write: cached now, uncached), per agent kind and, with metrics.prompt_cache_by_key, "
+            "per gateway key: the hit ratio is read / (read + write + uncached).", ("key", "agent", "type"),
+            registry=registry)
+        self.response_cache = Counter(
+            "relaygate_response_cache_requests", "Requests on endpoints with a response cache, by result "
+            "(hit, miss, bypass, error: the cache backend failed and the provider answered).",
+            ("endpoint", "result"), registry=registry)
+        self.response_cache_saved = Counter(
+            "relaygate_response_cache_saved_usd", "What the provider calls the response cache answered "
+            "instead would have cost, in US dollars.", ("endpoint",), registry=registry)
         self.cost = Counter(
             "relaygate_cost_usd", "Spend at the config's or the price catalogue's prices, in US dollars.",
             MODEL_LABELS, registry=registry)

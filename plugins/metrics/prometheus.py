@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from plugins.metering.ledger import LEDGER
 from plugins.metrics.config import MetricsConfig
-from plugins.metrics.definitions import OTHER_MODEL, Metrics
+from plugins.metrics.definitions import OTHER_KEY, OTHER_MODEL, Metrics
 from proxy import hookimpl, resilience
 from proxy.gateway import DEPENDENCY_STATE
 from proxy.reload import RELOAD_LISTENERS
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from proxy.sections import Spec
     from proxy.surfaces import RouteTable
 
-_TOKEN_KINDS = ("input", "output", "cached_input", "cache_creation", "reasoning")
+_TOKEN_KINDS = ("input", "output", "cached_input", "cache_creation", "reasoning", "cache_creation_1h")
 
 
 class PendingCounter:
@@ -111,6 +111,9 @@ class RequestMetrics:
     def __init__(self, metrics: Metrics, flush_each_turn: bool = False) -> None:
         self.m = metrics
         self.models = ModelLabels()
+        self.keys: set[str] = set()
+        self.max_keys = MetricsConfig().max_keys
+        self.by_key = MetricsConfig().prompt_cache_by_key
         self._request: dict[tuple[str, ...], tuple[PendingCounter, PendingHistogram]] = {}
         self._usage: dict[tuple[str, ...], tuple[Any, ...]] = {}
         self._counters: dict[tuple[Any, ...], PendingCounter] = {}
@@ -163,7 +166,23 @@ class RequestMetrics:
         series[1].observe(seconds)
         self._recorded()
 
+    def prompt_cache(self, r: UsageRecord) -> None:
+        """The per-key cache hit ratio's three parts (input includes the cache reads)."""
+        key = ""
+        if self.by_key:
+            key = r.key_id if r.key_id in self.keys or len(self.keys) < self.max_keys else OTHER_KEY
+            self.keys.add(key)
+        u = r.usage
+        read = min(u.cached_input_tokens, u.input_tokens)
+        for kind, n in (("read", read), ("write", u.cache_creation_tokens), ("uncached", u.input_tokens - read)):
+            if n:
+                self.inc(self.m.prompt_cache_tokens, (key, r.agent or "other", kind), n)
+
     def usage(self, r: UsageRecord, endpoint: str) -> None:
+        if r.cache_hit:            # the response cache answered: no provider call, no tokens spent
+            if r.saved_cost_usd:
+                self.inc(self.m.response_cache_saved, (endpoint,), r.saved_cost_usd)
+            return
         model = self.models.label(endpoint, r.provider_model)
         key = (r.surface, endpoint, r.served_model, r.provider, model)
         c = self._usage.get(key)
@@ -186,6 +205,9 @@ class RequestMetrics:
         c[5].value += u.cached_input_tokens
         c[6].value += u.cache_creation_tokens
         c[7].value += u.reasoning_tokens
+        c[8].value += u.cache_creation_1h_tokens
+        if u.input_tokens or u.cache_creation_tokens:
+            self.prompt_cache(r)
         self._recorded()
         if r.error and r.error != "client_disconnected":
             self.inc(self.m.upstream_errors, (endpoint, r.served_model, r.provider, model, r.error))
@@ -263,6 +285,8 @@ def relaygate_config_loaded(gateway: Gateway) -> None:
     rm = gateway.stash.get(METRICS)
     if rm is not None:       # a reload may raise the cap; models already labelled keep their label
         rm.models.cap = gateway.settings.section(MetricsConfig).max_models_per_endpoint
+        rm.max_keys = gateway.settings.section(MetricsConfig).max_keys
+        rm.by_key = gateway.settings.section(MetricsConfig).prompt_cache_by_key
 
 
 @hookimpl

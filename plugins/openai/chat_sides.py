@@ -84,6 +84,9 @@ class ChatBackend:
                 opts.unsupported("verbosity", "OpenAI-compatible servers have no verbosity control", SAMPLING)
             out.pop("verbosity", None)
             out.pop("prompt_cache_key", None)       # a cache hint; meaning is unchanged without it
+            out.pop("prompt_cache_retention", None)
+        if "tools" in out:
+            out["tools"] = [_unmarked(t) for t in out["tools"]]
         return out
 
     def response_to_chat(self, body: dict[str, Any], model: str) -> dict[str, Any]:
@@ -129,7 +132,18 @@ class ChatParser:
         return out
 
 
+def _unmarked(item: Any) -> Any:
+    """*item* without Anthropic's ``cache_control`` (OpenAI caches prefixes by itself)."""
+    if isinstance(item, dict) and "cache_control" in item:
+        return {k: v for k, v in item.items() if k != "cache_control"}
+    return item
+
+
 def _strip(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    if isinstance(content, list) and any(isinstance(p, dict) and "cache_control" in p for p in content):
+        message = {**message, "content": [_unmarked(p) for p in content]}
+    message = _unmarked(message)
     if not any(k in message for k in _MESSAGE_EXTENSIONS) and not message.get("tool_calls"):
         return message
     m = {k: v for k, v in message.items() if k not in _MESSAGE_EXTENSIONS}

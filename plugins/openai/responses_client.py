@@ -43,7 +43,10 @@ def _content_parts(content: Any, opts: Options) -> Any:
     for p in content or []:
         kind = p.get("type")
         if kind in ("input_text", "output_text", "text"):
-            parts.append({"type": "text", "text": p.get("text", "")})
+            part: dict[str, Any] = {"type": "text", "text": p.get("text", "")}
+            if p.get("cache_control") is not None:        # an Anthropic breakpoint: kept for Anthropic
+                part["cache_control"] = p["cache_control"]
+            parts.append(part)
         elif kind == "refusal":
             parts.append({"type": "text", "text": p.get("refusal", "")})
         elif kind == "input_image":
@@ -68,7 +71,7 @@ def _content_parts(content: Any, opts: Options) -> Any:
             parts.append({"type": "file", "file": f})
         else:
             opts.unsupported(f"input.content.{kind}", f"content type {kind!r} has no chat equivalent")
-    if all(p["type"] == "text" for p in parts):
+    if all(p["type"] == "text" and "cache_control" not in p for p in parts):
         return "".join(p["text"] for p in parts)
     return parts
 
@@ -84,7 +87,10 @@ def _tools(body: dict[str, Any], chat: dict[str, Any], opts: Options) -> None:
                 fn["description"] = t["description"]
             if t.get("strict") is True:
                 fn["strict"] = True
-            tools.append({"type": "function", "function": fn})
+            tool: dict[str, Any] = {"type": "function", "function": fn}
+            if t.get("cache_control") is not None:
+                tool["cache_control"] = t["cache_control"]
+            tools.append(tool)
         elif kind == "custom":
             desc = t.get("description") or ""
             fmt = t.get("format") or {}
@@ -196,7 +202,8 @@ def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
     _tools(body, chat, opts)
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
-    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "prompt_cache_key"):
+    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "prompt_cache_key",
+                 "prompt_cache_retention"):
         if body.get(name) is not None:
             chat[name] = body[name]
     if body.get("top_logprobs"):

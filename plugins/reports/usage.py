@@ -1,4 +1,5 @@
-"""Usage reports: ledger totals grouped by key, owner, team, endpoint, served model, provider or day.
+"""Usage reports: ledger totals grouped by key, owner, team, endpoint, served model, provider model,
+agent, agent session or day.
 
 One SQL aggregate over the ledger (SQLite or PostgreSQL, same columns), so a
 report costs one indexed scan of the asked time range. ``requests`` counts
@@ -8,6 +9,11 @@ more than one); ``errors`` counts attempts that ended with a status >= 400
 price is known; ``unpriced`` counts those whose cost is unknown (NULL: no price for
 the model), so a total is never silently short. A group with no known cost at
 all has ``cost_usd`` None, shown as "unknown".
+
+Cached input (cache reads), cache writes (their one-hour part apart) and reasoning
+tokens are split out. Answers of the gateway's response cache count as requests and
+``cache_hits`` with their ``saved_cost_usd``; their tokens are not in the token sums
+(no provider processed them), so the sums compare with a provider's own usage export.
 """
 
 from __future__ import annotations
@@ -30,11 +36,14 @@ if TYPE_CHECKING:
 #: report dimension -> ledger column (``day`` is computed per backend)
 DIMENSIONS: dict[str, str] = {
     "key": "key_id", "owner": "owner", "team": "team", "endpoint": "endpoint",
-    "served_model": "served_model", "provider": "provider", "day": "",
+    "served_model": "served_model", "provider": "provider", "model": "provider_model", "day": "",
     "agent": "agent", "session_id": "session_id",         # coding agents (plugins/agents)
 }
-TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "total_tokens")
-MEASURES = ("requests", "attempts", *TOKEN_COLUMNS, "cost_usd", "unpriced", "errors")
+TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_tokens",
+                 "cache_creation_1h_tokens", "reasoning_tokens", "total_tokens")
+MEASURES = ("requests", "attempts", *TOKEN_COLUMNS, "cost_usd", "unpriced", "errors", "cache_hits", "saved_cost_usd")
+#: measures that are sums of money (cost_usd: None when nothing in the group is priced)
+MONEY = ("cost_usd", "saved_cost_usd")
 FORMATS = ("table", "json", "csv")
 
 
@@ -79,13 +88,14 @@ def build_sql(q: ReportQuery, *, dialect: str, table: str = "ledger") -> tuple[s
         bound(">=", q.since)
     if q.until is not None:
         bound("<", q.until)
-    sums = ", ".join(f"COALESCE(SUM({c}), 0) AS {c}" for c in TOKEN_COLUMNS)
+    sums = ", ".join(f"COALESCE(SUM(CASE WHEN cache_hit = 0 THEN {c} ELSE 0 END), 0) AS {c}" for c in TOKEN_COLUMNS)
     select = ", ".join(f"{e} AS {name}" for e, name in exprs)
     groups = ", ".join(str(i) for i in range(1, len(exprs) + 1))
     sql = (f"SELECT {select}, COUNT(DISTINCT request_id) AS requests, COUNT(*) AS attempts, {sums}, "
            f"SUM(cost_usd) AS cost_usd, "
            f"COALESCE(SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END), 0) AS unpriced, "
-           f"COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors "
+           f"COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS errors, "
+           f"COALESCE(SUM(cache_hit), 0) AS cache_hits, SUM(saved_cost_usd) AS saved_cost_usd "
            f"FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else "")
            + f" GROUP BY {groups} ORDER BY {groups}")
     return sql, params
@@ -96,6 +106,8 @@ def _clean(row: dict[str, Any], q: ReportQuery) -> dict[str, Any]:
     for m in MEASURES:
         if m == "cost_usd":
             out[m] = None if row[m] is None else float(row[m])
+        elif m == "saved_cost_usd":
+            out[m] = float(row[m] or 0.0)
         else:
             out[m] = int(row[m])
     return out
@@ -146,9 +158,10 @@ async def usage_report(settings: Settings, q: ReportQuery) -> list[dict[str, Any
 def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Sums over the rows. A request whose fallback attempts went to two served
     models or providers is one request in each of their groups."""
-    out: dict[str, Any] = {m: sum(r[m] for r in rows) for m in MEASURES if m != "cost_usd"}
+    out: dict[str, Any] = {m: sum(r[m] for r in rows) for m in MEASURES if m not in MONEY}
     known = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
     out["cost_usd"] = round(float(sum(known)), 10) if known or not rows else None
+    out["saved_cost_usd"] = round(float(sum(r["saved_cost_usd"] for r in rows)), 10)
     return {m: out[m] for m in MEASURES}
 
 

@@ -31,6 +31,7 @@ class Usage:
     reasoning_tokens: int = 0
     cached_tokens: int = 0          # OpenAI cached_tokens / Anthropic cache_read / Gemini cachedContent
     cache_creation_tokens: int = 0  # Anthropic cache_creation_input_tokens
+    cache_creation_1h_tokens: int = 0   # the part of it written with ttl "1h"
 
     @property
     def total_tokens(self) -> int:

@@ -75,8 +75,8 @@ class FakeAnthropic(FakeUpstream):
         return {"input_tokens": u.input_tokens,
                 "cache_creation_input_tokens": u.cache_creation_tokens,
                 "cache_read_input_tokens": u.cached_tokens,
-                "cache_creation": {"ephemeral_5m_input_tokens": u.cache_creation_tokens,
-                                   "ephemeral_1h_input_tokens": 0},
+                "cache_creation": {"ephemeral_5m_input_tokens": u.cache_creation_tokens - u.cache_creation_1h_tokens,
+                                   "ephemeral_1h_input_tokens": u.cache_creation_1h_tokens},
                 "output_tokens": u.output_tokens if output_tokens is None else output_tokens,
                 "server_tool_use": None, "service_tier": "standard", "inference_geo": None}
 

@@ -146,7 +146,8 @@ async def test_same_report_from_sqlite_and_postgres_ledgers(tmp_path):
                       served_model="gpt", provider="openai", status=status, stream=0, disconnected=0,
                       input_tokens=10 * i, output_tokens=i, cached_input_tokens=0, cache_creation_tokens=0,
                       reasoning_tokens=0, total_tokens=11 * i, latency_ms=1.0, ttft_ms=None, upstream_ms=1.0,
-                      cost_usd=0.5 * i if cost == -1.0 else cost)
+                      cost_usd=0.5 * i if cost == -1.0 else cost, cache_creation_1h_tokens=0, cache_hit=0,
+                      saved_cost_usd=None)
         return tuple(values[c] for c in COLUMNS)
 
     day1, day2 = 1767225600.0 + 3600, 1767225600.0 + 86400 + 3600       # 2026-01-01 and 2026-01-02, 01:00 UTC
@@ -175,4 +176,4 @@ async def test_same_report_from_sqlite_and_postgres_ledgers(tmp_path):
     assert [(r["cost_usd"], r["unpriced"]) for r in from_pg] == [(0.5, 0), (1.0, 0), (1.5, 0), (None, 1)]
     assert totals(from_pg)["cost_usd"] == pytest.approx(3.0) and totals(from_pg)["unpriced"] == 1
     table = render(from_pg, q, "table").splitlines()
-    assert next(ln for ln in table if ln.startswith("cy")).split()[-3:] == ["unknown", "1", "0"]
+    assert next(ln for ln in table if ln.startswith("cy")).split()[-5:] == ["unknown", "1", "0", "0", "0.000000"]

@@ -17,7 +17,7 @@ def old_schema() -> str:
 def row(request_id: str, width: int) -> tuple:
     base = (request_id, 1, 1.0, "k", "o", "t", "ep", "sm", "p", "pm", "unified", 200, "", 0, 0,
             10, 5, 0, 0, 0, 15, 1.0, None, 1.0, 0.001, "", "", "complete", '{"tenant":"acme"}',
-            "4bf92f3577b34da6a3ce929d0e0e4736")
+            "4bf92f3577b34da6a3ce929d0e0e4736", 0, 0, None, "catalogue", "genai-prices 0.2.3")
     return base[:width]
 
 
@@ -41,6 +41,20 @@ async def test_an_older_ledger_is_migrated_and_old_rows_get_defaults(tmp_path) -
     assert got["req_spooled_by_old"]["outcome"] == "" and got["req_spooled_by_old"]["labels"] == ""
     assert got["req_before_tracing"]["labels"] == '{"tenant":"acme"}'
     assert got["req_before_tracing"]["trace_id"] == ""
+
+
+async def test_rows_spooled_before_cache_columns_get_numeric_defaults(tmp_path) -> None:
+    store = SqliteStore(str(tmp_path / "l.db"))
+    await store.open()
+    try:
+        await store.write([row("req_old", COLUMNS.index("cache_creation_1h_tokens")), row("req_new", len(COLUMNS))])
+        got = {r["request_id"]: r for r in await store.query(
+            "SELECT request_id, cache_creation_1h_tokens, cache_hit, saved_cost_usd, price_source FROM ledger")}
+    finally:
+        await store.close()
+    assert (got["req_old"]["cache_creation_1h_tokens"], got["req_old"]["cache_hit"]) == (0, 0)
+    assert got["req_old"]["saved_cost_usd"] is None and got["req_old"]["price_source"] == ""
+    assert got["req_new"]["price_source"] == "catalogue"
 
 
 async def test_an_older_ledger_takes_unknown_costs_and_keeps_its_rows_and_indexes(tmp_path) -> None:
