@@ -1,0 +1,105 @@
+"""Single sign-on tokens as gateway credentials: the ``relaygate_authenticate`` hook.
+
+Runs before the key plugins. A presented value shaped like a JWT is verified against the issuer
+its ``iss`` names (plugins/sso/tokens.py); one that verifies is the request's principal, one that
+does not is refused with the reason (expired, wrong audience, ...). Values shaped like keys are
+left to the key plugins, so a request that carries a dummy JWT-looking value next to a real key
+still works. The hook stays synchronous (no coroutine per request) unless a JWT is presented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from plugins.auth.keys import presented_keys
+from plugins.sso.config import JwtConfig
+from plugins.sso.jwks import IssuerKeys
+from plugins.sso.tokens import TokenRefused, principal_of, unverified_header, unverified_issuer, verify
+from proxy import hookimpl
+from proxy.errors import AuthenticationFailed
+from proxy.stash import StashKey
+
+if TYPE_CHECKING:
+    from proxy.context import Principal, RequestContext
+    from proxy.gateway import Gateway
+    from proxy.sections import Spec
+
+#: issuer URL (the tokens' ``iss``) -> its keys, rebuilt on a config load (cached key sets kept)
+ISSUERS: StashKey[dict[str, IssuerKeys]] = StashKey("sso.issuers")
+#: the HTTP session the key sets are fetched with, from start-up to shutdown
+SSO_SESSION: StashKey[aiohttp.ClientSession] = StashKey("sso.session")
+
+
+def issuer_keys(gateway: Gateway) -> dict[str, IssuerKeys]:
+    return gateway.stash.get(ISSUERS) or {}
+
+
+async def identify(gateway: Gateway, token: str) -> Principal:
+    """The principal of a single sign-on token; :class:`TokenRefused` says why not."""
+    header = unverified_header(token)
+    if header is None:
+        raise TokenRefused("not a JWT")
+    iss = unverified_issuer(token)
+    keys = issuer_keys(gateway).get(iss)
+    if keys is None:
+        raise TokenRefused(f"tokens of issuer {iss!r} are not accepted here")
+    claims = await verify(token, header, keys)
+    return principal_of(claims, keys.cfg)
+
+
+async def _authenticate(gateway: Gateway, tokens: list[str]) -> Principal | None:
+    refusal = ""
+    for token in tokens:
+        try:
+            return await identify(gateway, token)
+        except TokenRefused as exc:
+            refusal = refusal or str(exc)
+    raise AuthenticationFailed(f"single sign-on token refused: {refusal}")
+
+
+@hookimpl
+def relaygate_config_sections() -> dict[str, Spec]:
+    return {"auth.jwt": JwtConfig}
+
+
+@hookimpl
+async def relaygate_startup(gateway: Gateway) -> None:
+    gateway.stash[SSO_SESSION] = aiohttp.ClientSession()
+    _build(gateway)
+
+
+@hookimpl
+async def relaygate_shutdown(gateway: Gateway) -> None:
+    session = gateway.stash.pop(SSO_SESSION, None)
+    if session is not None:
+        await session.close()
+
+
+@hookimpl
+def relaygate_config_loaded(gateway: Gateway) -> None:
+    if SSO_SESSION in gateway.stash:
+        _build(gateway)
+
+
+def _build(gateway: Gateway) -> None:
+    """One IssuerKeys per configured issuer; an unchanged issuer keeps its cached key set."""
+    old = issuer_keys(gateway)
+    session = gateway.stash[SSO_SESSION]
+    fresh: dict[str, IssuerKeys] = {}
+    for cfg in gateway.settings.section(JwtConfig).issuers:
+        kept = old.get(cfg.issuer)
+        fresh[cfg.issuer] = kept if kept is not None and kept.cfg == cfg else IssuerKeys(cfg, session)
+    gateway.stash[ISSUERS] = fresh
+
+
+@hookimpl(tryfirst=True)
+def relaygate_authenticate(ctx: RequestContext) -> Awaitable[Principal | None] | None:
+    if not ctx.gateway.stash.get(ISSUERS):
+        return None
+    tokens = [v for v in presented_keys(ctx) if unverified_header(v) is not None]
+    if not tokens:
+        return None
+    return _authenticate(ctx.gateway, tokens)
