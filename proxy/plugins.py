@@ -39,6 +39,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.audit.log",
     "plugins.admin.api",
     "plugins.admin.audit_api",
+    "plugins.console.routes",
     "plugins.routing.traffic_split",
     "plugins.metering.pricing",
     "plugins.limits.admission",

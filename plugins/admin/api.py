@@ -27,11 +27,11 @@ from aiohttp import web
 
 from plugins.admin.actors import Actor, enabled, is_admin_token, person_actor, token_actor
 from plugins.admin.config import AdminConfig
+from plugins.admin.key_actions import create_key, revoke_key
 from plugins.audit.log import record
 from plugins.audit.store import AuditEntry
 from plugins.keystore.auth import KEY_CACHE, key_cache
-from plugins.keystore.records import new_key
-from plugins.keystore.validation import check_key_fields, expiry_from
+from plugins.keystore.validation import expiry_from
 from plugins.limits.config import LimitsConfig
 from plugins.limits.subjects import config_key_names, unknown_key_warnings
 from plugins.metering.ledger import LEDGER
@@ -144,18 +144,7 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
         unknown = sorted(set(body) - CREATE_FIELDS)
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(unknown)} (known: {', '.join(sorted(CREATE_FIELDS))})")
-        # Everything is checked before anything is stored: a value that cannot be shown again
-        # (an expiry past year 9999) must never reach the store.
-        fields = check_key_fields(name=body.get("name"), owner=body.get("owner", ""),
-                                  owner_kind=body.get("owner_kind", "user"), team=body.get("team", ""),
-                                  tags=body.get("tags") or [], endpoints=body.get("endpoints"))
-        record, secret = new_key(**fields, expires_at=_expiry(body))
-        cache = key_cache(gateway)
-        await cache.store.insert(record)
-        await cache.refresh()                 # usable on this replica at once
-        log.info("admin: created key %s (%s) for %s", record.id, record.name, record.owner)
-        await audit(request, gateway, "key.create", record.id, name=record.name, owner=record.owner,
-                    team=record.team, endpoints=record.endpoints, expires_at=record.expires_at)
+        record, secret = await create_key(gateway, request[ACTOR], body)
         return json_response({**record.public(), "secret": secret,
                               "note": "store the secret now: it is shown only once",
                               "warnings": rule_warnings(gateway)}, 201)
@@ -180,13 +169,7 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
 
     async def revoke(request: web.Request) -> web.Response:
         key_id = request.match_info["id"]
-        cache = key_cache(gateway)
-        record = await cache.store.revoke(key_id)
-        if record is not None:
-            await cache.refresh()
-            log.info("admin: revoked key %s", key_id)
-            await audit(request, gateway, "key.revoke", key_id, name=record.name)
-        return await _found(key_id, record)
+        return await _found(key_id, await revoke_key(gateway, request[ACTOR], key_id))
 
     async def expire(request: web.Request) -> web.Response:
         key_id = request.match_info["id"]
