@@ -33,6 +33,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.openai.response_owners",
     "plugins.openai.responses_compact",
     "plugins.sso.auth",
+    "plugins.sso.metadata",
     "plugins.auth.keys",
     "plugins.keystore.auth",
     "plugins.agents.governance",
@@ -59,6 +60,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.metering.prices_cli",
     "plugins.agents.agent_env",
     "plugins.mcp.cli",
+    "plugins.sso.login_cli",
 )
 
 

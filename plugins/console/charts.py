@@ -54,5 +54,5 @@ def stacked_bars(days: list[str], series: dict[str, dict[str, float]], *, unit: 
 
 def _fmt(v: float, unit: str) -> str:
     if unit == "$":
-        return f"${v:,.4f}" if v < 1 else f"${v:,.2f}"
+        return f"${v:,.2f}" if v >= 1 else "$0" if v == 0 else f"${v:.3g}"
     return f"{v:,.0f}"
