@@ -62,6 +62,9 @@ class IssuerKeys:
         self._lock = asyncio.Lock()
         self.metadata: dict[str, Any] = {}
         self.fetches = 0                      # key set fetches, for tests and the console
+        #: tokens already verified with the current key set -> what they proved (see plugins/sso/auth.py);
+        #: emptied whenever the key set is fetched again, so a key the issuer withdrew stops working
+        self.verified: dict[str, Any] = {}
 
     async def discover(self) -> dict[str, Any]:
         if not self.metadata:
@@ -88,6 +91,7 @@ class IssuerKeys:
         except (JoseError, ValueError, KeyError, TypeError) as exc:
             raise KeysUnavailable(f"the key set at {url} is not valid: {exc}") from None
         self._keys, self._fetched_at = keys, self._clock()
+        self.verified.clear()
         self.fetches += 1
         log.info("sso: fetched %d key(s) of issuer %s", len(keys.keys), self.cfg.name)
 

@@ -76,13 +76,17 @@ async def test_a_token_signed_by_a_key_the_issuer_never_published_is_refused(gw,
 
 
 async def test_key_rotation_is_picked_up_on_the_unknown_kid(gw, fake_issuer):
-    assert (await chat(gw, fake_issuer.mint()))[0] == 200
+    old = fake_issuer.mint()
+    assert (await chat(gw, old))[0] == 200
     assert fake_issuer.jwks_fetches == 1
-    fake_issuer.rotate()
+    fake_issuer.rotate()                                        # the old key is withdrawn
+    assert (await chat(gw, old))[0] == 200                      # not known yet: the verified token is cached
     assert (await chat(gw, fake_issuer.mint()))[0] == 200      # the new kid: one refetch
     assert fake_issuer.jwks_fetches == 2
     assert (await chat(gw, fake_issuer.mint()))[0] == 200      # cached now
     assert fake_issuer.jwks_fetches == 2
+    status, body = await chat(gw, old)                          # the refetch forgot what the old key proved
+    assert status == 401 and "is not among issuer 'corp'" in body["error"]["message"]
 
 
 async def test_unknown_kids_refetch_at_a_bounded_rate(fake_openai, fake_issuer, tmp_path):
