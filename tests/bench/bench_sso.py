@@ -2,8 +2,9 @@
 """Cost of single sign-on tokens per request, in process (no network: the key set is cached).
 
 Prints microseconds per verification (signature, claims, principal) of an RS256 (2048-bit) and an
-ES256 token through ``plugins.sso.auth.identify``, the first time and from the verified-token cache, and what the auth hook costs a request that
-carries a gateway key when issuers are configured (the shape check that tells keys from JWTs).
+ES256 token through ``plugins.sso.auth.identify``, the first time and from the verified-token
+cache, and what the auth hook costs a request that carries a gateway key when issuers are
+configured (the shape check that tells keys from JWTs).
 Numbers, not assertions.
 
     .venv/bin/python tests/bench/bench_sso.py [-n 5000]
@@ -55,7 +56,8 @@ async def main(n: int) -> None:
         t = time.perf_counter()
         for _ in range(n * 10):
             await identify(gateway, value)
-        print(f"{name} token, seen before (cached until it expires):   {(time.perf_counter() - t) / n / 10 * 1e6:8.1f} us")
+        per = (time.perf_counter() - t) / n / 10 * 1e6
+        print(f"{name} token, seen before (cached until it expires):   {per:8.1f} us")
     request = SimpleNamespace(headers={"Authorization": "Bearer rg-0123456789abcdef0123456789abcdef"}, query={})
     ctx = SimpleNamespace(gateway=gateway, request=request)
     t = time.perf_counter()

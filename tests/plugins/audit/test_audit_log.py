@@ -11,7 +11,7 @@ import aiohttp
 import orjson
 import yaml
 from support.fake_oidc import AUDIENCE, CLIENT_ID
-from support.gateway import openai_config, run_gateway, settings_for
+from support.gateway import openai_config, run_gateway
 
 from proxy.config import load_settings
 
