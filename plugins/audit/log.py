@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import SecretStr
 
 from plugins.audit.store import AuditEntry, AuditStore, make_audit_store
 from proxy import hookimpl
@@ -44,15 +45,18 @@ async def record(gateway: Gateway, entry: AuditEntry) -> None:
         log.exception("audit: could not store %s by %s", entry.action, entry.actor)
 
 
+def _plain(value: Any) -> str:
+    # a secret counts by its digest: changing only a key or a password still names its section
+    if isinstance(value, SecretStr):
+        return hashlib.sha256(value.get_secret_value().encode()).hexdigest()
+    return str(value)
+
+
 def _digests(gateway: Gateway) -> dict[str, str]:
-    # secrets are dumped masked by pydantic (SecretStr), so a key change still shows as a change
-    data: dict[str, Any] = gateway.settings.model_dump(mode="json", exclude={"source"})
-    out = {}
-    for name, value in data.items():
-        raw = orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
-        secrets = repr(getattr(gateway.settings, name)).encode()     # SecretStr reprs hide values too
-        out[name] = hashlib.sha256(raw + secrets).hexdigest()
-    return out
+    data: dict[str, Any] = gateway.settings.model_dump(exclude={"source"})
+    return {name: hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+                                              default=_plain)).hexdigest()
+            for name, value in data.items()}
 
 
 def changed_sections(before: dict[str, str], after: dict[str, str]) -> list[str]:

@@ -1,10 +1,10 @@
 """Single sign-on tokens as gateway credentials: the ``relaygate_authenticate`` hook.
 
 Runs before the key plugins. A presented value shaped like a JWT is verified against the issuer
-its ``iss`` names (plugins/sso/tokens.py); one that verifies is the request's principal, one that
-does not is refused with the reason (expired, wrong audience, ...). Values shaped like keys are
-left to the key plugins, so a request that carries a dummy JWT-looking value next to a real key
-still works. The hook stays synchronous (no coroutine per request) unless a JWT is presented.
+its ``iss`` names (plugins/sso/tokens.py); one that verifies is the request's principal; when
+none does, the request is refused with the first reason (expired, wrong audience, ...) rather
+than left to the key plugins, whose generic 401 would hide it. Values shaped like keys are the
+key plugins' alone. The hook stays synchronous (no coroutine per request) unless a JWT is presented.
 """
 
 from __future__ import annotations

@@ -79,3 +79,19 @@ async def test_admin_actions_are_recorded_and_exported(fake_openai, fake_issuer,
         assert rows[-1]["action"] == "key.create" and rows[-1]["time"].endswith("Z")
         async with s.get(gw.url + "/admin/v1/audit?format=xml", headers=A) as r:
             assert r.status == 400 and "'format' must be one of" in (await r.json())["error"]["message"]
+
+
+def test_a_reload_names_the_sections_that_changed_even_when_only_a_secret_did():
+    from types import SimpleNamespace
+
+    from plugins.audit.log import _digests, changed_sections
+    from proxy.config import parse_settings
+
+    def digests(key: str, budget: float) -> dict[str, str]:
+        doc = {"keys": [{"name": "k", "key": key}], "limits": {"budgets": [{"scope": "team", "usd_per_day": budget}]}}
+        return _digests(SimpleNamespace(settings=parse_settings(yaml.safe_dump(doc), "t", {})))
+
+    base = digests("rg-aaaaaaaaaaaaaaaaaaaa", 5)
+    assert changed_sections(base, digests("rg-aaaaaaaaaaaaaaaaaaaa", 5)) == []
+    assert changed_sections(base, digests("rg-bbbbbbbbbbbbbbbbbbbb", 5)) == ["keys"]
+    assert changed_sections(base, digests("rg-aaaaaaaaaaaaaaaaaaaa", 6)) == ["limits"]
