@@ -21,6 +21,8 @@ CHROMEDRIVER = os.environ.get("RELAYGATE_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 def console_config(upstream: str, issuer_url: str) -> dict[str, Any]:
     cfg = openai_config(upstream)
+    # dear enough that the charts and budgets show readable sums (USD per million tokens)
+    cfg["endpoints"]["chat"]["served_models"][0]["prices"] = {"input": 1000.0, "output": 4000.0}
     cfg["keys"].append({"name": "research-key", "key": "rg-research-key-0123456789", "owner": "rita",
                         "team": "research"})
     cfg["admin"] = {"token": ADMIN, "sso_admin_groups": ["platform"], "sso_viewer_groups": ["finance"]}
@@ -34,7 +36,7 @@ def console_config(upstream: str, issuer_url: str) -> dict[str, Any]:
 
 async def make_traffic(url: str, tokens: list[str]) -> None:
     """Real requests through the gateway: the ledger rows the console charts."""
-    body = orjson.dumps({"model": "chat", "messages": [{"role": "user", "content": "hello there"}]})
+    body = orjson.dumps({"model": "chat", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 64})
     async with aiohttp.ClientSession() as s:
         for token in [TEST_KEY, TEST_KEY, "rg-research-key-0123456789", *tokens]:
             async with s.post(url + "/v1/chat/completions", data=body, headers={

@@ -78,7 +78,7 @@ async def test_console_end_to_end(fake_openai, fake_issuer, tmp_path, driver):
             return secret
 
         secret = await in_thread(create_key)
-        body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+        body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 64}
         async with aiohttp.ClientSession() as s:
             async with s.post(gw.url + "/v1/chat/completions", json=body,
                               headers={"Authorization": f"Bearer {secret}"}) as r:
