@@ -29,6 +29,7 @@ async def in_thread(fn, *args):
 
 
 async def test_console_end_to_end(fake_openai, fake_issuer, tmp_path, driver):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -94,7 +95,10 @@ async def test_console_end_to_end(fake_openai, fake_issuer, tmp_path, driver):
             driver.save_screenshot(str(shots / "04-csrf-refused.png"))
             driver.get(gw.url + "/console/keys")
             driver.find_element(By.XPATH, form + "//button").click()
-            WebDriverWait(driver, 10).until(
+            # the page is being replaced: an element found mid-navigation may go stale, so ask again
+            settled = WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,
+                                                                   NoSuchElementException))
+            settled.until(
                 lambda d: d.find_element(By.XPATH, "//tr[td[text()='laptop-ana']]/td[7]").text == "revoked")
             driver.save_screenshot(str(shots / "05-key-revoked.png"))
 
