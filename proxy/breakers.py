@@ -144,6 +144,11 @@ class Breakers:
     def __len__(self) -> int:
         return len(self._by_key)
 
+    def states(self) -> list[tuple[str, str, str, int, float]]:
+        """(provider, model, state name, consecutive failures, opened at) of every tracked key;
+        a key not listed is healthy (closed, no recent failure)."""
+        return [(p, m, STATE_NAMES[b.state], b.failures, b.opened_at) for (p, m), b in self._by_key.items()]
+
     def available(self, route: Route, now: float) -> bool:
         b = self._by_key.get(self.key(route))
         cfg = route.endpoint.circuit_breaker

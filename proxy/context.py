@@ -43,6 +43,20 @@ class Principal:
     #: the name people gave the key (config keys: the same as key_id; stored keys: their ``name``),
     #: so rules and budgets can name a key either way
     key_name: str = ""
+    # A signed-in person (single sign-on, plugins/sso) rather than a key: who vouched for them and
+    # what their identity provider says they belong to. Empty for gateway keys. Limits (``scope:
+    # group``), endpoint allowlists and any later policy plugin read these, never the raw token.
+    issuer: str = ""                  # the issuer's configured name; "" for a gateway key
+    subject: str = ""                 # the token's ``sub`` at that issuer
+    teams: tuple[str, ...] = ()       # every team claimed (``team`` is the first)
+    groups: tuple[str, ...] = ()
+    scopes: frozenset[str] = frozenset()
+    expires_at: float | None = None   # epoch seconds: a token's ``exp``
+
+    @property
+    def signed_in(self) -> bool:
+        """A person's single sign-on token, not a gateway key."""
+        return bool(self.issuer)
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -32,10 +32,15 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.openai.responses_store",
     "plugins.openai.response_owners",
     "plugins.openai.responses_compact",
+    "plugins.sso.auth",
+    "plugins.sso.metadata",
     "plugins.auth.keys",
     "plugins.keystore.auth",
     "plugins.agents.governance",
+    "plugins.audit.log",
     "plugins.admin.api",
+    "plugins.admin.audit_api",
+    "plugins.console.routes",
     "plugins.routing.traffic_split",
     "plugins.metering.pricing",
     "plugins.limits.admission",
@@ -58,6 +63,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.metering.prices_cli",
     "plugins.agents.agent_env",
     "plugins.mcp.cli",
+    "plugins.sso.login_cli",
 )
 
 

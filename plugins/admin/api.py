@@ -18,23 +18,26 @@ so an unconfigured gateway does not even reveal that the API exists.
 
 from __future__ import annotations
 
-import hmac
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
+from plugins.admin.actors import Actor, enabled, is_admin_token, person_actor, token_actor
 from plugins.admin.config import AdminConfig
+from plugins.admin.key_actions import create_key, revoke_key
+from plugins.audit.log import record
+from plugins.audit.store import AuditEntry
 from plugins.keystore.auth import KEY_CACHE, key_cache
-from plugins.keystore.records import new_key
-from plugins.keystore.validation import check_key_fields, expiry_from
+from plugins.keystore.validation import expiry_from
 from plugins.limits.config import LimitsConfig
 from plugins.limits.subjects import config_key_names, unknown_key_warnings
 from plugins.metering.ledger import LEDGER
 from plugins.reports.usage import ReportQuery, render, usage_report
+from plugins.sso.auth import identify, issuer_keys
+from plugins.sso.tokens import TokenRefused
 from proxy import hookimpl
 
 if TYPE_CHECKING:
@@ -62,30 +65,42 @@ def error(status: int, type_: str, message: str) -> web.Response:
     return json_response({"error": {"type": type_, "message": message}}, status)
 
 
-def admin_token(gateway: Gateway) -> str | None:
-    token = gateway.settings.section(AdminConfig).token
-    value = token.get_secret_value() if token is not None else os.environ.get("RELAYGATE_ADMIN_TOKEN", "")
-    return value or None
-
-
 def _presented(request: web.Request) -> str:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: request-scoped: the :class:`~plugins.admin.actors.Actor` the guard let in
+ACTOR = "relaygate.admin_actor"
 
 
-def guarded(gateway: Gateway, handler: Handler) -> Handler:
+async def actor_of(gateway: Gateway, presented: str) -> Actor | None:
+    """The admin token, or a signed-in person with a role; None for anything else."""
+    if is_admin_token(gateway, presented):
+        return token_actor()
+    if presented and issuer_keys(gateway):
+        try:
+            return person_actor(gateway, await identify(gateway, presented))
+        except TokenRefused:
+            return None
+    return None
+
+
+def guarded(gateway: Gateway, handler: Handler, *, changes: bool = True) -> Handler:
+    """Only the admin token or a signed-in admin (a viewer too when not *changes*) reach *handler*."""
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        expected = admin_token(gateway)
-        if expected is None:
+        if not enabled(gateway):
             return error(404, "not_found_error", "not found")
-        presented = _presented(request)
-        if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
+        actor = await actor_of(gateway, _presented(request))
+        if actor is None:
             return error(401, "authentication_error",
-                         "the admin API needs the admin token (Authorization: Bearer <admin token>); "
-                         "gateway keys are not accepted here")
+                         "the admin API needs the admin token (Authorization: Bearer <admin token>) or the "
+                         "single sign-on token of an admin; gateway keys are not accepted here")
+        if changes and not actor.may_change:
+            return error(403, "permission_error", f"{actor.name} has the {actor.role} role: it may not change "
+                                                  "anything")
+        request[ACTOR] = actor
         try:
             return await handler(request)
         except AdminError as exc:
@@ -93,6 +108,11 @@ def guarded(gateway: Gateway, handler: Handler) -> Handler:
         except ValueError as exc:
             return error(400, "invalid_request_error", str(exc))
     return wrapper
+
+
+async def audit(request: web.Request, gateway: Gateway, action: str, target: str, **detail: Any) -> None:
+    actor: Actor = request[ACTOR]
+    await record(gateway, AuditEntry(actor.name, actor.kind, action, target, detail))
 
 
 async def _json_body(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
@@ -124,16 +144,7 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
         unknown = sorted(set(body) - CREATE_FIELDS)
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(unknown)} (known: {', '.join(sorted(CREATE_FIELDS))})")
-        # Everything is checked before anything is stored: a value that cannot be shown again
-        # (an expiry past year 9999) must never reach the store.
-        fields = check_key_fields(name=body.get("name"), owner=body.get("owner", ""),
-                                  owner_kind=body.get("owner_kind", "user"), team=body.get("team", ""),
-                                  tags=body.get("tags") or [], endpoints=body.get("endpoints"))
-        record, secret = new_key(**fields, expires_at=_expiry(body))
-        cache = key_cache(gateway)
-        await cache.store.insert(record)
-        await cache.refresh()                 # usable on this replica at once
-        log.info("admin: created key %s (%s) for %s", record.id, record.name, record.owner)
+        record, secret = await create_key(gateway, request[ACTOR], body)
         return json_response({**record.public(), "secret": secret,
                               "note": "store the secret now: it is shown only once",
                               "warnings": rule_warnings(gateway)}, 201)
@@ -158,12 +169,7 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
 
     async def revoke(request: web.Request) -> web.Response:
         key_id = request.match_info["id"]
-        cache = key_cache(gateway)
-        record = await cache.store.revoke(key_id)
-        if record is not None:
-            await cache.refresh()
-            log.info("admin: revoked key %s", key_id)
-        return await _found(key_id, record)
+        return await _found(key_id, await revoke_key(gateway, request[ACTOR], key_id))
 
     async def expire(request: web.Request) -> web.Response:
         key_id = request.match_info["id"]
@@ -176,6 +182,7 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
         if record is not None:
             await cache.refresh()
             log.info("admin: set expiry of key %s", key_id)
+            await audit(request, gateway, "key.expire", key_id, name=record.name, expires_at=record.expires_at)
         return await _found(key_id, record)
 
     async def usage(request: web.Request) -> web.Response:
@@ -192,12 +199,12 @@ def register(routes: RouteTable, gateway: Gateway) -> None:
         return web.Response(text=text, content_type=ctype, charset="utf-8")
 
     routes.add("POST", f"{PREFIX}/keys", guarded(gateway, create))
-    routes.add("GET", f"{PREFIX}/keys", guarded(gateway, list_keys))
-    routes.add("GET", f"{PREFIX}/keys/{{id}}", guarded(gateway, show))
+    routes.add("GET", f"{PREFIX}/keys", guarded(gateway, list_keys, changes=False))
+    routes.add("GET", f"{PREFIX}/keys/{{id}}", guarded(gateway, show, changes=False))
     routes.add("POST", f"{PREFIX}/keys/{{id}}/revoke", guarded(gateway, revoke))
     routes.add("POST", f"{PREFIX}/keys/{{id}}/expire", guarded(gateway, expire))
     routes.add("PATCH", f"{PREFIX}/keys/{{id}}/expire", guarded(gateway, expire))
-    routes.add("GET", f"{PREFIX}/usage", guarded(gateway, usage))
+    routes.add("GET", f"{PREFIX}/usage", guarded(gateway, usage, changes=False))
 
 
 def rule_warnings(gateway: Gateway) -> list[str]:

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 from dataclasses import dataclass, field
 
@@ -114,6 +115,19 @@ def opencode(url: str, key: str, model: str | None, flavour: str = "anthropic") 
     return s
 
 
+def claude_sso(url: str, model: str | None, helper: str) -> AgentSetup:
+    """Claude Code with a single sign-on token: its ``apiKeyHelper`` runs ``relaygate token`` whenever
+    the token's TTL is up, so a long session keeps working past one token's lifetime."""
+    s = claude(url, "", model)
+    del s.env["ANTHROPIC_AUTH_TOKEN"]
+    s.env["CLAUDE_CODE_API_KEY_HELPER_TTL_MS"] = str(5 * 60 * 1000)
+    s.config_path = "$HOME/.claude/settings.json"
+    s.config_text = json.dumps({"apiKeyHelper": f"{helper} token"}, indent=2) + "\n"
+    s.notes.append("apiKeyHelper prints your single sign-on token (relaygate login first); Claude Code sends it "
+                   "as x-api-key and Authorization: Bearer and asks again every 5 minutes.")
+    return s
+
+
 def setup_for(agent: str, url: str, key: str, model: str | None = None, via: str = "anthropic") -> AgentSetup:
     url = url.rstrip("/")
     if agent == "opencode":
@@ -146,6 +160,24 @@ def render(s: AgentSetup, part: str = "all") -> str:
 
 def cmd_agent_env(args: argparse.Namespace) -> int:
     url = args.url or os.environ.get("RELAYGATE_URL") or "http://127.0.0.1:8080"
+    if args.sso:
+        from plugins.sso.login_cli import LoginError, current_token
+
+        if args.agent == "claude":
+            # the relaygate being run now (a venv's may not be on the agent's PATH), else the PATH's
+            me = os.path.abspath(sys.argv[0])
+            helper = me if os.path.basename(me) == "relaygate" else shutil.which("relaygate") or "relaygate"
+            sys.stdout.write(render(claude_sso(url.rstrip("/"), args.model, shlex.quote(helper)), args.part))
+            return 0
+        try:                  # no token helper in this agent: today's token, valid until it expires
+            key = current_token()
+        except LoginError as exc:
+            print(f"relaygate agent-env: {exc}", file=sys.stderr)
+            return 1
+        print("note: this agent has no token helper: the token expires; run agent-env again then",
+              file=sys.stderr)
+        sys.stdout.write(render(setup_for(args.agent, url, key, args.model, args.via), args.part))
+        return 0
     key = args.key or os.environ.get(KEY_ENV) or KEY_PLACEHOLDER
     if key == KEY_PLACEHOLDER and args.part not in ("config", "mcp"):
         print(f"note: no --key (or ${KEY_ENV}); the output holds the placeholder {KEY_PLACEHOLDER}",
@@ -171,6 +203,9 @@ def relaygate_add_commands(commands: argparse._SubParsersAction[argparse.Argumen
     p.add_argument("agent", choices=AGENTS)
     p.add_argument("--url", help="the gateway's base URL (default: $RELAYGATE_URL or http://127.0.0.1:8080)")
     p.add_argument("--key", help=f"your gateway key (default: ${KEY_ENV})")
+    p.add_argument("--sso", action="store_true",
+                   help="use your single sign-on token (relaygate login) instead of a key; Claude Code refreshes "
+                        "it through apiKeyHelper")
     p.add_argument("--model", help="the model name the agent should ask for (default: the agent's own)")
     p.add_argument("--via", choices=tuple(OPENCODE_FLAVOURS), default="anthropic",
                    help="opencode only: which wire format to use (default anthropic)")

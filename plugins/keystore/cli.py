@@ -9,6 +9,7 @@ running gateway would; replicas pick the change up within
 from __future__ import annotations
 
 import argparse
+import getpass
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
@@ -71,6 +72,8 @@ def cmd_create(args: argparse.Namespace) -> int:
                                   team=args.team or "", tags=args.tag or [], endpoints=args.endpoint or None)
         record, secret = new_key(**fields, expires_at=_expiry(args.expires_at, args.expires_in))
         await store.insert(record)
+        await _audit(args, "key.create", record.id, {"name": record.name, "owner": record.owner,
+                                                     "team": record.team, "expires_at": record.expires_at})
         if args.format == "json":
             _json({**record.public(), "secret": secret})
         else:
@@ -107,12 +110,27 @@ def _text(value: Any, column: str = "") -> str:
     return str(value) or "-"
 
 
-def _one(args: argparse.Namespace, op: Callable[[KeyStore], Awaitable[KeyRecord | None]]) -> int:
+async def _audit(args: argparse.Namespace, action: str, target: str, detail: dict[str, Any]) -> None:
+    """Record a change made from the command line in the audit log (who: the OS user)."""
+    from plugins.audit.store import AuditEntry, make_audit_store
+
+    store = make_audit_store(settings_from_file_or_env(args.config))
+    await store.open()
+    try:
+        await store.append(AuditEntry(f"cli:{getpass.getuser()}", "cli", action, target, detail))
+    finally:
+        await store.close()
+
+
+def _one(args: argparse.Namespace, op: Callable[[KeyStore], Awaitable[KeyRecord | None]],
+         audited: str = "") -> int:
     async def action(store: KeyStore) -> int:
         record = await op(store)
         if record is None:
             print(f"no key with id {args.id!r}", file=sys.stderr)
             return 1
+        if audited:
+            await _audit(args, audited, record.id, {"name": record.name, "expires_at": record.expires_at})
         _print_key(record, args.format)
         return 0
     return _with_store(args, action)
@@ -123,7 +141,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    return _one(args, lambda store: store.revoke(args.id))
+    return _one(args, lambda store: store.revoke(args.id), "key.revoke")
 
 
 def cmd_expire(args: argparse.Namespace) -> int:
@@ -132,7 +150,7 @@ def cmd_expire(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return _one(args, lambda store: store.expire(args.id, at))
+    return _one(args, lambda store: store.expire(args.id, at), "key.expire")
 
 
 @hookimpl

@@ -6,6 +6,7 @@ transaction, so a replica's cache only has to poll one integer.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import time
 
@@ -47,6 +48,9 @@ class SqliteKeyStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        # One connection, used by the refresh poller and by admin calls at once: a transaction
+        # (an insert's implicit one, a snapshot's BEGIN) must not interleave with another's.
+        self._lock = asyncio.Lock()
 
     async def open(self) -> None:
         self._db = await open_sqlite(self.path)
@@ -61,6 +65,10 @@ class SqliteKeyStore:
         return self._db
 
     async def insert(self, record: KeyRecord) -> None:
+        async with self._lock:
+            await self._insert(record)
+
+    async def _insert(self, record: KeyRecord) -> None:
         await self.db.execute(f"INSERT INTO relaygate_keys ({', '.join(ROW_COLUMNS)}) "
                               f"VALUES ({', '.join('?' for _ in ROW_COLUMNS)})", record.row())
         await self.db.execute(_BUMP)
@@ -85,6 +93,11 @@ class SqliteKeyStore:
 
     async def _update(self, key_id: str, assignment: str, params: tuple[object, ...],
                       now: float) -> KeyRecord | None:
+        async with self._lock:
+            return await self._update_locked(key_id, assignment, params, now)
+
+    async def _update_locked(self, key_id: str, assignment: str, params: tuple[object, ...],
+                             now: float) -> KeyRecord | None:
         cur = await self.db.execute(f"UPDATE relaygate_keys SET {assignment}, updated_at = ? WHERE id = ?",
                                     (*params, now, key_id))
         if cur.rowcount == 0:
@@ -101,12 +114,13 @@ class SqliteKeyStore:
 
     async def snapshot(self) -> tuple[int, builtins.list[KeyRecord]]:  # list: the method above
         # One read transaction, so the version matches the rows.
-        await self.db.execute("BEGIN")
-        try:
-            version = await self.version()
-            records = await self.list()
-        finally:
-            await self.db.rollback()
+        async with self._lock:
+            await self.db.execute("BEGIN")
+            try:
+                version = await self.version()
+                records = await self.list()
+            finally:
+                await self.db.rollback()
         return version, records
 
     async def ping(self) -> bool:

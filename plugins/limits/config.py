@@ -8,13 +8,14 @@ from pydantic import Field, SecretStr, model_validator
 
 from proxy.config import ConfigModel
 
-LimitScope = Literal["key", "owner", "team", "endpoint", "endpoint_key"]
+#: ``group``: each single sign-on group of the caller (plugins/sso) is a subject of its own
+LimitScope = Literal["key", "owner", "team", "group", "endpoint", "endpoint_key"]
 
 
 class LimitRule(ConfigModel):
     """A rate limit for each subject of *scope* that *match* (a glob) selects; see plugins/limits."""
     scope: LimitScope
-    match: str = "*"            # key name, owner, team or endpoint (endpoint_key: the endpoint)
+    match: str = "*"            # key name, owner, team, group or endpoint (endpoint_key: the endpoint)
     key: str = "*"              # endpoint_key only: glob on the key name
     requests_per_minute: int | None = Field(None, ge=1)
     tokens_per_minute: int | None = Field(None, ge=1)
@@ -27,8 +28,8 @@ class LimitRule(ConfigModel):
 
 
 class BudgetRule(ConfigModel):
-    """A spend limit in USD for each key, owner or team that *match* selects (UTC days and months)."""
-    scope: Literal["key", "owner", "team"]
+    """A spend limit in USD for each key, owner, team or group that *match* selects (UTC days and months)."""
+    scope: Literal["key", "owner", "team", "group"]
     match: str = "*"
     usd_per_day: float | None = Field(None, gt=0)
     usd_per_month: float | None = Field(None, gt=0)

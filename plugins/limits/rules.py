@@ -1,6 +1,6 @@
 """Which limits and budgets apply to one request, compiled from ``limits:`` in the config.
 
-Per scope (key, owner, team, endpoint, endpoint_key) one rule applies to a
+Per scope (key, owner, team, group, endpoint, endpoint_key) one rule applies to a
 subject: the most specific matching one (an exact name beats a glob; for
 endpoint_key both fields count), ties going to the rule listed first. So a
 ``match: "*"`` default and a per-key override can be listed in any order.
@@ -138,10 +138,10 @@ class Rules:
         for b in config.budgets:
             self._budget_rules.setdefault(b.scope, []).append(b)
         self.empty = not config.rules and not config.budgets
-        self._cache: dict[tuple[str, str, str, str, str], Plan] = {}
+        self._cache: dict[tuple[str, str, str, str, tuple[str, ...], str], Plan] = {}
 
     def plan(self, principal: Principal, endpoint: str) -> Plan:
-        k = (principal.key_id, principal.key_name, principal.owner, principal.team, endpoint)
+        k = (principal.key_id, principal.key_name, principal.owner, principal.team, principal.groups, endpoint)
         plan = self._cache.get(k)
         if plan is None:
             plan = self._build(principal, endpoint)
@@ -153,17 +153,24 @@ class Rules:
     def _build(self, p: Principal, endpoint: str) -> Plan:
         # Windows and buckets are named by the key's id (unique); rules may name it either way.
         key_names = p.names
-        subjects = {"key": ((p.key_id,), (key_names,)), "owner": ((p.owner,), ((p.owner,),)),
-                    "team": ((p.team,), ((p.team,),)), "endpoint": ((endpoint,), ((endpoint,),)),
-                    "endpoint_key": ((endpoint, p.key_id), ((endpoint,), key_names))}
+        subjects: list[tuple[str, tuple[str, ...], tuple[tuple[str, ...], ...]]] = [
+            ("key", (p.key_id,), (key_names,)), ("owner", (p.owner,), ((p.owner,),)),
+            ("team", (p.team,), ((p.team,),)),
+            # every group of a signed-in caller is a subject of its own: "group ml-eng gets 200k tokens/min"
+            *(("group", (g,), ((g,),)) for g in p.groups),
+            ("endpoint", (endpoint,), ((endpoint,),)),
+            ("endpoint_key", (endpoint, p.key_id), ((endpoint,), key_names))]
         shown_key = repr(p.key_name or p.key_id)
         requests: list[Limit] = []
         tokens: list[Limit] = []
-        for scope, (ids, names) in subjects.items():
+        budgets: list[Budget] = []
+        for scope, ids, names in subjects:
             if not all(ids):
                 continue                        # e.g. a key without a team has no team limit
             fields = ("match", "key") if scope == "endpoint_key" else ("match",)
             rule = _pick(self._limit_rules.get(scope, []), names, fields)
+            if scope in ("key", "owner", "team", "group"):
+                budgets += self._budgets(scope, ids[0], names, p)
             if rule is None:
                 continue
             if scope == "endpoint_key":
@@ -179,15 +186,16 @@ class Rules:
             if rule.tokens_per_minute:
                 tokens.append(Limit(base + ":tokens", "tokens", rule.tokens_per_minute,
                                     f"{scope}_tokens_per_minute", subject))
-        budgets: list[Budget] = []
-        for scope in ("key", "owner", "team"):
-            (name,), names = subjects[scope]
-            rule = _pick(self._budget_rules.get(scope, []), names, ("match",)) if name else None
-            if rule is None:
-                continue
-            shown = p.key_name if scope == "key" and p.key_name != name else ""
-            if rule.usd_per_day:
-                budgets.append(Budget(scope, name, "day", rule.usd_per_day, shown))
-            if rule.usd_per_month:
-                budgets.append(Budget(scope, name, "month", rule.usd_per_month, shown))
         return Plan(tuple(requests), tuple(tokens), tuple(budgets))
+
+    def _budgets(self, scope: str, name: str, names: tuple[tuple[str, ...], ...], p: Principal) -> list[Budget]:
+        rule = _pick(self._budget_rules.get(scope, []), names, ("match",))
+        if rule is None:
+            return []
+        shown = p.key_name if scope == "key" and p.key_name != name else ""
+        found = []
+        if rule.usd_per_day:
+            found.append(Budget(scope, name, "day", rule.usd_per_day, shown))
+        if rule.usd_per_month:
+            found.append(Budget(scope, name, "month", rule.usd_per_month, shown))
+        return found

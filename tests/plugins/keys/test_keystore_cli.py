@@ -67,6 +67,10 @@ async def test_cli_key_lifecycle_reaches_a_running_gateway(config_file, capsys, 
 
     with sqlite3.connect(tmp_path / "ledger.keys.db") as db:
         assert secret not in "\n".join(db.iterdump())
+        audit = db.execute("SELECT actor, actor_kind, action, target FROM relaygate_audit ORDER BY id").fetchall()
+    assert [(kind, action, target) for _, kind, action, target in audit] == [
+        ("cli", "key.create", key_id), ("cli", "key.revoke", key_id)]
+    assert all(actor.startswith("cli:") for actor, *_ in audit)
 
 
 async def test_cli_expire_and_errors(config_file, capsys):
