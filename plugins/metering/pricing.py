@@ -78,7 +78,7 @@ class PriceSource:
     def version(self) -> str:
         """What a bill cites: the catalogue's package version and price date, or the config."""
         if self.catalogue is not None:
-            return f"{catalogue_label()} {self.catalogue.provider}/{self.catalogue.model}"
+            return f"{_catalogue().catalogue_label()} {self.catalogue.provider}/{self.catalogue.model}"
         return "config" if self.kind == "config" else ""
 
     def cost(self, u: Usage) -> float | None:
