@@ -30,10 +30,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
 from plugins.openai.errors import openai_error_body
 from plugins.openai.response_owners import ResponsesConfig, WebSocketConfig
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("relaygate.responses.ws")
 
 API = "openai.responses"
+CLOSED = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
+#: messages that may wait while a response is in progress (each at most max_message_bytes)
+MAX_QUEUED = 16
 #: how often the drain watcher looks whether the gateway started shutting down
 DRAIN_POLL_SECONDS = 0.25
 
@@ -63,9 +67,11 @@ _WATCHER: StashKey[asyncio.Task[None]] = StashKey("responses_ws.watcher")
 def ws_error(status: int, error: dict[str, Any]) -> dict[str, Any]:
     """The spec's WebSocket ``error`` event for an OpenAI-shaped ``error`` object."""
     code = error.get("code") or error.get("type") or "error"
-    return {"type": "error", "status": status,
-            "error": {"type": str(error.get("type") or "invalid_request_error"), "code": str(code),
-                      "message": str(error.get("message") or ""), "param": error.get("param")}}
+    payload = {"type": str(error.get("type") or "invalid_request_error"), "code": str(code),
+               "message": str(error.get("message") or "")}
+    if error.get("param") is not None:                 # optional: absent rather than null
+        payload["param"] = error["param"]
+    return {"type": "error", "status": status, "error": payload}
 
 
 def answer_events(response: web.StreamResponse) -> list[dict[str, Any]]:
@@ -93,6 +99,8 @@ class Socket:
         self.gateway, self.sroute, self.request, self.ws, self.config = gateway, sroute, request, ws, config
         self.chain = SocketChain()
         self.busy = False
+        self.queued: deque[WSMessage] = deque()
+        self._reader: asyncio.Future[WSMessage] | None = None
 
     async def send(self, event: dict[str, Any]) -> None:
         await self.ws.send_str(orjson.dumps(event).decode())
@@ -101,33 +109,80 @@ class Socket:
         await self.send(ws_error(err.status, openai_error_body(err, new_request_id())["error"]))
 
     async def serve(self) -> None:
+        """Messages one at a time. The socket is read during a response too: pings are answered,
+        further messages wait their turn, and a close from the client cancels the response."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.max_connection_seconds
-        while not self.ws.closed:
-            if self.gateway.draining:
-                await self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"the gateway is shutting down")
-                return
-            try:
-                msg = await self.ws.receive(timeout=self.config.idle_timeout_seconds)
-            except TimeoutError:
-                await self.ws.close(code=WSCloseCode.OK, message=b"idle timeout")
-                return
-            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                return
-            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                continue
-            if loop.time() >= deadline:
-                await self.refuse(GatewayError(
-                    f"this WebSocket has been open for {self.config.max_connection_seconds:g}s, its limit: "
-                    "open a new connection (and start a new chain unless the response was stored)",
-                    status=400, type="websocket_connection_limit_reached"))
-                await self.ws.close(code=WSCloseCode.OK, message=b"connection limit reached")
-                return
-            self.busy = True
-            try:
-                await self.turn(msg.data)
-            finally:
-                self.busy = False
+        try:
+            while not self.ws.closed:
+                if self.gateway.draining:
+                    await self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"the gateway is shutting down")
+                    return
+                msg = self.queued.popleft() if self.queued else await self._receive(self.config.idle_timeout_seconds)
+                if msg is None:
+                    await self.ws.close(code=WSCloseCode.OK, message=b"idle timeout")
+                    return
+                if msg.type in CLOSED:
+                    return
+                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue
+                if loop.time() >= deadline:
+                    await self.refuse(GatewayError(
+                        f"this WebSocket has been open for {self.config.max_connection_seconds:g}s, its limit: "
+                        "open a new connection (and start a new chain unless the response was stored)",
+                        status=400, type="websocket_connection_limit_reached"))
+                    await self.ws.close(code=WSCloseCode.OK, message=b"connection limit reached")
+                    return
+                if not await self._run(msg.data):
+                    return
+        finally:
+            if self._reader is not None:
+                self._reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._reader
+
+    async def _receive(self, timeout: float | None) -> WSMessage | None:
+        """The next frame, or None after *timeout*; one read in flight at a time, kept across calls."""
+        if self._reader is None:
+            self._reader = asyncio.ensure_future(self.ws.receive())
+        done, _ = await asyncio.wait({self._reader}, timeout=timeout)
+        if not done:
+            return None
+        msg, self._reader = self._reader.result(), None
+        return msg
+
+    async def _run(self, data: str | bytes) -> bool:
+        """One turn, reading the socket meanwhile; False when the client closed it."""
+        self.busy = True
+        task: asyncio.Future[None] = asyncio.ensure_future(self.turn(data))
+        try:
+            while not task.done():
+                if self._reader is None:
+                    self._reader = asyncio.ensure_future(self.ws.receive())
+                await asyncio.wait((task, self._reader), return_when=asyncio.FIRST_COMPLETED)
+                if not self._reader.done():
+                    continue
+                msg, self._reader = self._reader.result(), None
+                if msg.type in CLOSED:
+                    task.cancel()                   # the client left: stop the provider call (ledger: 499)
+                    with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
+                        await task
+                    return False
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    if len(self.queued) >= MAX_QUEUED:
+                        await self.refuse(RequestRejected(
+                            f"more than {MAX_QUEUED} messages are waiting for the response in progress; "
+                            "send the next response.create after its terminal event"))
+                    else:
+                        self.queued.append(msg)
+            task.result()
+            return True
+        finally:
+            self.busy = False
+            if not task.done():                     # the handler itself was cancelled (connection lost)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
+                    await task
 
     async def turn(self, data: str | bytes) -> None:
         """One ``response.create``: a request through the pipeline, its events to the socket."""
