@@ -40,6 +40,7 @@ from plugins.openai.errors import openai_error_body
 from plugins.openai.response_owners import ResponsesConfig, WebSocketConfig
 from plugins.openai.responses_ws_chain import SocketChain, create_body
 from plugins.openai.responses_ws_channel import TurnChannel
+from plugins.openai.responses_ws_warmup import is_warmup, warmup_events
 from proxy.errors import GatewayError, RequestRejected
 from proxy.pipeline import error_response, handle, new_context, new_request_id, require_principal
 from proxy import hookimpl
@@ -194,6 +195,16 @@ class Socket:
         prev = body.get("previous_response_id")
         continued = self.chain.continues(body)
         sent = self.chain.expand(body) if continued else body
+        if is_warmup(sent):
+            try:
+                events = await warmup_events(self.gateway, self.sroute, self.request, sent)
+            except GatewayError as err:
+                await self.refuse(err)
+                return
+            for event in events:
+                await self.send(event)
+            self.chain.record(sent, events[-1]["response"])
+            return
         channel = TurnChannel(self.ws, orjson.dumps(sent), str(prev) if continued else None)
         response = await handle(self.gateway, self.sroute, self.request, channel)
         if not channel.started:

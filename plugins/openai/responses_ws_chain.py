@@ -4,7 +4,8 @@ Pure functions and one small class, no I/O. A message is a Responses request bod
 ``"type": "response.create"`` (Open Responses, WebSocket transport). What the gateway does to
 it before it runs through the HTTP pipeline:
 
-* ``type`` goes (it is not a request field); ``stream`` and ``stream_options`` go too: a
+* ``type`` goes (it is not a request field), so does ``generate: true`` (the default; ``false``
+  asks for a warm-up, plugins/openai/responses_ws_warmup.py); ``stream`` and ``stream_options`` go too: a
   WebSocket turn always streams (the spec says clients must not send them; Codex sends
   ``stream: true`` anyway, so they are ignored rather than refused). ``background`` stays, and
   the Responses validation refuses it as over HTTP.
@@ -45,6 +46,8 @@ def create_body(text: str | bytes) -> dict[str, Any]:
         raise RequestRejected(f"unsupported message type {kind!r}: this socket takes \"response.create\" "
                               "messages, one response at a time", param="type")
     body = {k: v for k, v in message.items() if k != "type" and k not in TRANSPORT_FIELDS}
+    if body.get("generate") is not False:
+        body.pop("generate", None)           # true is the default; false is a warm-up (responses_ws_warmup.py)
     body["stream"] = True
     return body
 

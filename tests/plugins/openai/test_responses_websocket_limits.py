@@ -167,3 +167,20 @@ async def test_shutdown_lets_a_busy_socket_finish_its_response_then_closes_it(tm
             frames.append(await next_json(ws))
         msg = await ws.receive(timeout=5)
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == aiohttp.WSCloseCode.GOING_AWAY
+
+
+async def test_a_warm_up_is_answered_without_a_provider_call_and_can_be_continued(tmp_path):
+    async with gateway(tmp_path) as (gw, fake):
+        async with connect(gw.url + "/openai/v1") as ws:
+            warm = await ws.create(model=MODEL, store=False, input="You are terse.", generate=False)
+            assert warm.response["status"] == "completed" and warm.response["output"] == []
+            assert warm.response["usage"]["total_tokens"] == 0 and not fake.requests
+            turn = await ws.create(model=MODEL, store=False, previous_response_id=warm.response["id"],
+                                   input="Say hi.")
+            assert turn.response["status"] == "completed"
+        async with connect(gw.url + "/openai/v1", key=OTHER_KEY) as ws:   # still checked like a request
+            refused = await ws.create(model=MODEL, input="x", generate=False)
+            assert refused.error["status"] == 403
+        sent = json.dumps(fake.last.body)
+        assert "You are terse." in sent and "Say hi." in sent and "generate" not in sent
+        assert len(await gw.ledger_rows()) == 1                      # the warm-up has no ledger row
