@@ -18,6 +18,8 @@ import pytest
 from responses_compliance_support import SERVED, SERVED_IDS, serve, upstream_text
 from responses_ws_support import connect
 from support.behavior import Behavior, ToolCall
+from support.gateway import TEST_KEY
+from support.snippets import run_python
 
 WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "Get the current weather for a location",
                 "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
@@ -159,3 +161,39 @@ async def test_stored_chain_continues_on_a_new_socket(served):
         second = await ws.create(model=served.model, previous_response_id=first.response["id"], input="Word?")
     assert second.response["status"] == "completed"
     assert second.response["previous_response_id"] == first.response["id"]
+
+
+#: the README's WebSocket example, as a user's script (address and key from the environment)
+README_SNIPPET = """
+import asyncio
+import os
+from openai import AsyncOpenAI
+
+async def main() -> None:
+    client = AsyncOpenAI(base_url=os.environ["RELAYGATE_URL"] + "/v1", api_key=os.environ["RELAYGATE_TOKEN"])
+    async with client.responses.connect() as conn:
+        previous = None
+        for question in ("Remember the word cobalt.", "What was the word?"):
+            await conn.response.create(model="anthropic/claude-sonnet-4-6", store=False,
+                                       previous_response_id=previous, input=question)
+            async for event in conn:
+                if event.type == "response.output_text.delta":
+                    print(event.delta, end="")
+                elif event.type == "response.completed":
+                    previous = event.response.id
+                    break
+                elif event.type in ("response.failed", "error"):
+                    raise SystemExit(str(event))
+            print()
+
+asyncio.run(main())
+"""
+
+
+async def test_the_readme_example_runs_as_written(tmp_path):
+    async with serve("anthropic", "/v1", tmp_path) as served:
+        served.fake.script(Behavior(text="Noted."), Behavior(text="cobalt"))
+        ran = await run_python(README_SNIPPET, served.gw.url, TEST_KEY)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.splitlines() == ["Noted.", "cobalt"]
+        assert "Remember the word cobalt." in upstream_text(served.fake)
