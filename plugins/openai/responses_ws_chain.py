@@ -14,8 +14,9 @@ it before it runs through the HTTP pipeline:
   response's whole conversation (its input, then its output) followed by the new items, and
   the id is left out of the request, which then runs as a stateless one on every provider.
   Replayed output items lose their ``id`` (a provider that keeps no state cannot look them
-  up) and reasoning items without ``encrypted_content`` are left out: with ``store: false``
-  OpenAI can only take reasoning back encrypted. Any other id takes the HTTP route's way
+  up, and OpenAI would want each one's reasoning item beside it) and reasoning items without
+  ``encrypted_content`` are left out: with ``store: false`` OpenAI can only take reasoning back
+  encrypted (those keep their id, which OpenAI requires on a reasoning item). Any other id takes the HTTP route's way
   (the Responses store, OpenAI's own state, or ``previous_response_not_found``).
 """
 
@@ -59,10 +60,13 @@ def as_items(value: Any) -> list[dict[str, Any]]:
 
 
 def replayable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Output items as the input of a stateless request: no ids, reasoning only when encrypted."""
+    """Output items as the input of a stateless request: reasoning only when encrypted (with its
+    id, which OpenAI requires on a reasoning item), every other item without its id."""
     out = []
     for item in items:
-        if item.get("type") == "reasoning" and not item.get("encrypted_content"):
+        if item.get("type") == "reasoning":
+            if item.get("encrypted_content"):
+                out.append(item)
             continue
         out.append({k: v for k, v in item.items() if k != "id" and not (k == "status" and v is None)})
     return out

@@ -23,12 +23,12 @@ def test_what_is_not_a_response_create_is_refused(text, param):
     assert info.value.param == param
 
 
-def test_replayed_output_loses_ids_and_unencrypted_reasoning():
+def test_replayed_output_keeps_encrypted_reasoning_only_and_drops_other_ids():
     items = [{"id": "rs_1", "type": "reasoning", "summary": []},
              {"id": "rs_2", "type": "reasoning", "summary": [], "encrypted_content": "e"},
              {"id": "msg_1", "type": "message", "role": "assistant", "status": "completed", "content": []},
              {"id": "fc_1", "type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}]
-    assert replayable(items) == [{"type": "reasoning", "summary": [], "encrypted_content": "e"},
+    assert replayable(items) == [{"id": "rs_2", "type": "reasoning", "summary": [], "encrypted_content": "e"},
                                  {"type": "message", "role": "assistant", "status": "completed", "content": []},
                                  {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}]
 
