@@ -226,7 +226,7 @@ def websocket_route(gateway: Gateway, sroute: SurfaceRoute) -> Handler:
         ctx = new_context(gateway, request, API, sroute.surface)
         probe = web.WebSocketResponse()
         if not config.enabled or not probe.can_prepare(request).ok:
-            allowed = "POST, GET (WebSocket)" if config.enabled else "POST"
+            allowed = "GET, POST" if config.enabled else "POST"
             return error_response(ctx, GatewayError(
                 f"{request.method} {request.path} is a WebSocket endpoint: send a WebSocket upgrade, or POST "
                 "a request" if config.enabled else f"GET is not allowed on {request.path} (allowed: POST)",
