@@ -102,6 +102,13 @@ class Socket:
         self.busy = False
         self.queued: deque[WSMessage] = deque()
         self._reader: asyncio.Future[WSMessage] | None = None
+        #: the reply channel of the turn in progress
+        self.channel: TurnChannel | None = None
+
+    @property
+    def answered(self) -> bool:
+        """The turn in progress has sent its terminal event (only its bookkeeping is left)."""
+        return self.channel is not None and self.channel.final is not None
 
     async def send(self, event: dict[str, Any]) -> None:
         await self.ws.send_str(orjson.dumps(event).decode())
@@ -155,6 +162,7 @@ class Socket:
     async def _run(self, data: str | bytes) -> bool:
         """One turn, reading the socket meanwhile; False when the client closed it."""
         self.busy = True
+        self.channel = None
         task: asyncio.Future[None] = asyncio.ensure_future(self.turn(data))
         try:
             while not task.done():
@@ -165,7 +173,10 @@ class Socket:
                     continue
                 msg, self._reader = self._reader.result(), None
                 if msg.type in CLOSED:
-                    task.cancel()                   # the client left: stop the provider call (ledger: 499)
+                    if self.answered:               # the terminal event went out: let the request finish
+                        await asyncio.wait((task,))  # (usage, ledger, the Responses store) undisturbed
+                    else:
+                        task.cancel()               # the client left: stop the provider call (ledger: 499)
                     with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
                         await task
                     return False
@@ -181,7 +192,8 @@ class Socket:
         finally:
             self.busy = False
             if not task.done():                     # the handler itself was cancelled (connection lost)
-                task.cancel()
+                if not self.answered:
+                    task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
                     await task
 
@@ -205,7 +217,7 @@ class Socket:
                 await self.send(event)
             self.chain.record(sent, events[-1]["response"])
             return
-        channel = TurnChannel(self.ws, orjson.dumps(sent), str(prev) if continued else None)
+        channel = self.channel = TurnChannel(self.ws, orjson.dumps(sent), str(prev) if continued else None)
         response = await handle(self.gateway, self.sroute, self.request, channel)
         if not channel.started:
             events = answer_events(response)
