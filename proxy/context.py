@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from proxy.apis import Api
+    from proxy.channels import ReplyChannel
     from proxy.config import EndpointConfig, ServedModelConfig
     from proxy.exchange import Exchange
     from proxy.gateway import Gateway
@@ -114,6 +115,8 @@ class RequestContext:
     attempts: list[Any] = field(default_factory=list)
     #: the first byte went to the client: no retry, no fallback, no error status any more
     committed: bool = False
+    #: the body comes from, and a stream goes to, this channel instead of ``request`` (a WebSocket)
+    channel: ReplyChannel | None = None
 
 
 @dataclass(slots=True)

@@ -37,6 +37,7 @@ from proxy.stash import StashKey
 from proxy.upstream import forward
 
 if TYPE_CHECKING:
+    from proxy.channels import ReplyChannel
     from proxy.gateway import Gateway
     from proxy.surfaces import SurfaceRoute
 
@@ -51,9 +52,13 @@ def new_request_id() -> str:
     return "req_" + os.urandom(12).hex()
 
 
-async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -> web.StreamResponse:
+async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request,
+                 channel: ReplyChannel | None = None) -> web.StreamResponse:
+    """Serve one request. With a *channel* (a WebSocket message) the body is the channel's and a
+    stream is written to it; any other answer is returned unsent (see :mod:`proxy.channels`)."""
     runtime = gateway.runtime                      # this request keeps this config, even across a reload
     ctx = new_context(gateway, request, sroute.api, sroute.surface)
+    ctx.channel = channel
     hooks = gateway.hooks
     counts = gateway.in_flight
     counts[ctx.surface] = counts.get(ctx.surface, 0) + 1
@@ -111,6 +116,10 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request) -
 
 async def _read_body(ctx: RequestContext, sroute: SurfaceRoute) -> None:
     server = ctx.gateway.settings.server
+    if ctx.channel is not None:                                # a message its channel has size-checked
+        ctx.raw_body = ctx.channel.body
+        _parse_body(ctx, sroute)
+        return
     length = ctx.request.content_length
     if length is not None and length > server.max_body_bytes:
         raise _too_large(server.max_body_bytes)                # refused before reading a byte
@@ -125,6 +134,10 @@ async def _read_body(ctx: RequestContext, sroute: SurfaceRoute) -> None:
     except TimeoutError:
         raise RequestTimeout(f"the request body did not arrive within {server.body_timeout_seconds:g}s "
                              "(server.body_timeout_seconds)") from None
+    _parse_body(ctx, sroute)
+
+
+def _parse_body(ctx: RequestContext, sroute: SurfaceRoute) -> None:
     if not sroute.json_body:
         ctx.body = {}
         return

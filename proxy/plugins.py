@@ -32,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.openai.responses_store",
     "plugins.openai.response_owners",
     "plugins.openai.responses_compact",
+    "plugins.openai.responses_ws",
     "plugins.sso.auth",
     "plugins.sso.metadata",
     "plugins.auth.keys",

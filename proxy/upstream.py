@@ -311,9 +311,15 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
     started = finished = False
     try:
         ctx.committed = True                 # from here on, no retry and no fallback
-        await out.prepare(ctx.request)
         write: Callable[[bytes], Awaitable[None]]
-        write, feed, clock = out.write, stream.feed, watchdog.clock
+        end_of_stream: Callable[[], Awaitable[None]]
+        if (channel := ctx.channel) is None:
+            await out.prepare(ctx.request)
+            write, end_of_stream = out.write, out.write_eof
+        else:                                # a WebSocket message's stream (proxy/channels.py)
+            await channel.start(headers)
+            write, end_of_stream = channel.write, channel.end
+        feed, clock = stream.feed, watchdog.clock
         if (tap := response_tap(ctx)) is not None:
             write = tee(write, tap)
         try:
@@ -346,7 +352,7 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
             err, att.outcome = stream_end.failure(route.provider.name, end, watchdog.fired, limit)
             att.error, att.status = err.reason, err.status   # type: ignore[attr-defined]
             await write(stream_end.error_event(ctx, err, json_stream, started))
-        await out.write_eof()
+        await end_of_stream()
         return out
     except (ConnectionResetError, asyncio.CancelledError):
         # The client left mid-stream. By default the provider call is closed at once (it stops

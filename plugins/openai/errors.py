@@ -31,7 +31,7 @@ def openai_error(status: int, message: str, type_: str | None = None, code: Any 
 
 def openai_error_body(err: GatewayError, request_id: str) -> dict[str, Any]:
     type_ = openai_error_type(err.status, fallback=err.type)
-    code = getattr(err, "limit", None) and "rate_limit_exceeded"
+    code = (getattr(err, "limit", None) and "rate_limit_exceeded") or getattr(err, "code", None)
     return {"error": {"message": err.message, "type": type_, "param": err.param,
                       "code": code or (err.type if err.type != type_ else None)}}
 

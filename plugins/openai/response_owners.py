@@ -30,6 +30,7 @@ from plugins.openai.responses_store import RESPONSE_STORE, ResponseNotFound, Res
 from proxy import hookimpl
 from proxy.hooks import for_apis
 from proxy.config import ConfigModel
+from pydantic import Field
 from proxy.stash import StashKey
 
 if TYPE_CHECKING:
@@ -40,10 +41,23 @@ log = logging.getLogger("relaygate.responses")
 RESPONSES_API = "openai.responses"
 
 
+class WebSocketConfig(ConfigModel):
+    """``responses.websocket``: the WebSocket mode (plugins/openai/responses_ws.py)."""
+
+    enabled: bool = True
+    idle_timeout_seconds: float = Field(600, gt=0, description="no message between responses for this long "
+                                                                "closes the socket")
+    max_message_bytes: int | None = Field(None, ge=1024, description="the largest response.create message; "
+                                                                      "default server.max_body_bytes")
+    max_connection_seconds: float = Field(3600, gt=0, description="then websocket_connection_limit_reached")
+    heartbeat_seconds: float = Field(30, gt=0, description="ping interval: a peer that stops answering is closed")
+
+
 class ResponsesConfig(ConfigModel):
-    """``responses:``: who may continue a response by its id."""
+    """``responses:``: who may continue a response by its id; the WebSocket mode."""
 
     foreign_ids: Literal["reject", "allow"] = "reject"     # ids this gateway never issued
+    websocket: WebSocketConfig = WebSocketConfig()
 
 
 #: the owner write started when a passthrough stream revealed its response id

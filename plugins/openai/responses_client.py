@@ -33,6 +33,7 @@ from plugins.openai.responses_stream import (
     response_object,
     usage_from_chat,
 )
+from proxy.errors import RequestRejected
 from proxy.exchange import HOSTED_TOOL, MEANING
 
 
@@ -139,8 +140,19 @@ def _input_messages(body: dict[str, Any], opts: Options) -> list[dict[str, Any]]
             messages.append(current)
         return current
 
-    for item in items or []:
+    calls: set[str] = set()                      # call ids so far: a tool output must answer one
+    compacted = False                            # ... unless a compaction summarised its call away
+    for i, item in enumerate(items or []):
         kind = item.get("type") or ("message" if "role" in item else None)
+        if kind in ("function_call", "custom_tool_call"):
+            calls.add(str(item.get("call_id", "")))
+        elif kind == "compaction":
+            compacted = True
+        elif kind in ("function_call_output", "custom_tool_call_output") and not compacted \
+                and str(item.get("call_id", "")) not in calls:
+            raise RequestRejected(f"No tool call found for {kind} with call_id {item.get('call_id')!r}: "
+                                  "it must answer a function_call earlier in the conversation",
+                                  param=f"input[{i}].call_id")
         if kind == "message":
             role = item.get("role")
             if role == "assistant":
@@ -223,7 +235,9 @@ def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
         chat["response_format"] = {"type": "json_object"}
     if text.get("verbosity"):
         chat["verbosity"] = text["verbosity"]
-    for name in ("previous_response_id", "conversation", "prompt", "max_tool_calls"):
+    # previous_response_id is not among these: the gateway has put that conversation in the input
+    # (plugins/openai/responses_store.py, or a WebSocket's own memory) and only echoes the id.
+    for name in ("conversation", "prompt", "max_tool_calls"):
         if body.get(name):
             opts.unsupported(name, f"{name} is kept only by OpenAI")
     if body.get("background"):

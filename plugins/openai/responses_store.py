@@ -42,6 +42,7 @@ class ResponseNotFound(ClientError):
 
     status = 404
     type = "not_found_error"
+    code = "previous_response_not_found"          # the code Open Responses clients act on
 
     def __init__(self, response_id: str, param: str | None = "previous_response_id") -> None:
         super().__init__(f"Previous response with id '{response_id}' not found.", param=param)
@@ -165,8 +166,9 @@ async def _expand(ctx: RequestContext, store: ResponseStore) -> None:
         if earlier is None:
             raise ResponseNotFound(str(prev))
         items = earlier + items
-        body = {k: v for k, v in body.items() if k != "previous_response_id"}
-        body["input"] = items
+        # The id stays in the body: the translated answer echoes it; translation drops it
+        # (responses_client.request_to_chat), the conversation being in the input now.
+        body = {**body, "input": items}
         ctx.body = body
     if body.get("store") is not False:
         ctx.stash[_INPUT] = items

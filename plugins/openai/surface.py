@@ -1,8 +1,8 @@
 """The native OpenAI surface under ``/openai/v1``: full-fidelity passthrough.
 
-``/responses`` (the Responses API, which Codex and the openai SDK use) and
-``/responses/compact``, also served under ``/v1`` beside the unified surface's
-chat completions, so a client whose base URL is ``/v1`` reaches Responses too;
+``/responses`` (the Responses API, which Codex and the openai SDK use; a GET upgrades it to
+WebSocket mode, plugins/openai/responses_ws.py) and ``/responses/compact``, also served under
+``/v1`` beside the unified surface's chat completions, so a client whose base URL is ``/v1`` reaches Responses too;
 ``/chat/completions`` with OpenAI's own validation rules (``strict=False``:
 not the reference's extra ones), ``/embeddings``, ``/completions`` and
 ``GET /models``. ``model`` names the gateway endpoint. Any other path under
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from plugins.openai.responses_ws import websocket_route
 from plugins.unified.surface import models_handler
 from proxy import hookimpl
 from proxy.errors import UnknownEndpoint
@@ -37,7 +38,9 @@ def not_found_handler(gateway: Gateway) -> Handler:
 @hookimpl
 def relaygate_register_routes(routes: RouteTable, gateway: Gateway) -> None:
     for prefix, surface in RESPONSES_PREFIXES:
-        routes.surface(SurfaceRoute("POST", f"{prefix}/responses", "openai.responses", surface))
+        responses = SurfaceRoute("POST", f"{prefix}/responses", "openai.responses", surface)
+        routes.surface(responses)
+        routes.add("GET", f"{prefix}/responses", websocket_route(gateway, responses))   # WebSocket mode
         routes.surface(SurfaceRoute("POST", f"{prefix}/responses/compact", "openai.responses.compact", surface))
     routes.surface(SurfaceRoute("POST", f"{PREFIX}/chat/completions", "openai.chat", SURFACE, strict=False))
     routes.surface(SurfaceRoute("POST", f"{PREFIX}/embeddings", "openai.embeddings", SURFACE, strict=False))

@@ -248,8 +248,28 @@ class FakeOpenAI(FakeUpstream):
                           "call_id": t.id, "name": t.name, "arguments": t.arguments_json})
         return items
 
+    @staticmethod
+    def _orphan_output(body: dict) -> str | None:
+        """The call_id of a tool output that answers no call in the input (OpenAI answers 400)."""
+        if body.get("previous_response_id") or not isinstance(body.get("input"), list):
+            return None                      # the call may be in the stored response
+        calls = set()
+        for item in body["input"]:
+            if item.get("type") in ("function_call", "custom_tool_call"):
+                calls.add(item.get("call_id"))
+            elif item.get("type") == "compaction":
+                return None
+            elif item.get("type") in ("function_call_output", "custom_tool_call_output") \
+                    and item.get("call_id") not in calls:
+                return str(item.get("call_id"))
+        return None
+
     async def responses(self, request, rec, b: Behavior):
         rid, created = new_id("resp_"), int(time.time())
+        if (orphan := self._orphan_output(rec.body or {})) is not None and b.status < 400:
+            return JsonReply({"error": {"message": f"No tool call found for function call output with call_id "
+                                                   f"{orphan}.", "type": "invalid_request_error",
+                                        "param": "input", "code": None}}, status=400)
         items = self._output_items(b)
         # finish_reason="max_output_tokens" (or "content_filter"): an incomplete response
         incomplete = b.finish_reason in ("max_output_tokens", "content_filter")

@@ -109,6 +109,13 @@ def validate_event(obj: dict[str, Any]) -> pydantic.BaseModel:
     return _strict(model, obj, f"event {obj.get('type')} #{obj.get('sequence_number')}")
 
 
+def validate_ws_error(obj: dict[str, Any]) -> dict[str, Any]:
+    """A WebSocket ``error`` envelope (``WebSocketErrorEvent``: ``status`` and ``error.code``)."""
+    _strict(ort.WebSocketErrorEvent, obj, "WebSocket error event")
+    assert isinstance(obj["error"].get("code"), str) and obj["error"]["code"], obj
+    return obj
+
+
 def validate_stream(body: bytes | str) -> list[dict[str, Any]]:
     """Every event of an SSE body, and the stream's shape; returns the events' data."""
     events = []
@@ -117,8 +124,14 @@ def validate_stream(body: bytes | str) -> list[dict[str, Any]]:
             continue
         obj = json.loads(data)
         assert name in (None, obj.get("type")), f"event line {name!r} but type {obj.get('type')!r}"
-        validate_event(obj)
         events.append(obj)
+    return validate_events(events)
+
+
+def validate_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One response's events (an SSE stream's, or one WebSocket turn's frames), each and as a whole."""
+    for obj in events:
+        validate_event(obj)
     assert events, "empty stream"
     types = [e["type"] for e in events]
     assert types[0] == "response.created", f"the first event is {types[0]}, not response.created"

@@ -30,13 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))          # the repo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agents_support import agent_config
-from support.behavior import Behavior, ToolCall
+from support.behavior import Behavior, ToolCall, Usage
 from support.fake_anthropic import FakeAnthropic
 from support.fake_gemini import FakeGemini
 from support.fake_openai import FakeOpenAI
 from support.gateway import TEST_KEY, metric_value, run_gateway, settings_for
 
 from plugins.agents.agent_env import setup_for
+from plugins.openai.compaction import COMPACTION_PROMPT
 from proxy.zeroconf import settings_from_env
 
 TASK = "Run the shell command: echo hi. Then reply with the single word DONE."
@@ -62,13 +63,29 @@ def _has_tool_result(body: dict[str, Any]) -> bool:
                                              '"functionResponse"'))
 
 
+#: input tokens the first tool call reports (--compact-limit: twice the limit, so the agent must
+#: compact its context before it sends the tool's result)
+FIRST_CALL_INPUT_TOKENS: int | None = None
+
+
+#: words of Codex's own compaction prompt (its local compaction: a normal request asking for a summary)
+CODEX_COMPACT_PROMPT = "seamlessly continue the work"
+#: what the fake model "summarises" when the gateway (or Codex) compacts with it
+SUMMARY = "The user asked to run echo hi; the command ran and printed hi. Next: reply DONE."
+
+
 def decide(body: dict[str, Any]) -> Behavior:
-    """The capture server's rules: answer a tool result with DONE, call the shell tool when offered."""
-    if _has_tool_result(body):
+    """The capture server's rules: answer a tool result (or a compacted conversation that holds one)
+    with DONE, call the shell tool when offered; as the compacting model, summarise."""
+    text = json.dumps(body)
+    if COMPACTION_PROMPT[:60] in text or CODEX_COMPACT_PROMPT in text:
+        return Behavior(text=SUMMARY)
+    if _has_tool_result(body) or SUMMARY in text:
         return Behavior(text="Tool result received: hi. DONE")
     for name in _tool_names(body):
         if name in SHELL_TOOLS:
-            return Behavior(tool_calls=[ToolCall(name, SHELL_TOOLS[name])])
+            usage = Usage(input_tokens=FIRST_CALL_INPUT_TOKENS) if FIRST_CALL_INPUT_TOKENS else None
+            return Behavior(tool_calls=[ToolCall(name, SHELL_TOOLS[name])], usage=usage)
     return Behavior(text="Hello from the fake model. DONE")
 
 
@@ -124,6 +141,16 @@ def agent_environment(agent: str, url: str, key: str, home: Path, via: str,
     return env, model
 
 
+def codex_options(path: Path, websocket: bool, compact_limit: int | None) -> None:
+    """Codex's WebSocket transport for the gateway provider, and/or an early auto-compaction."""
+    text = path.read_text()
+    if websocket:
+        text = text.replace('wire_api = "responses"\n', 'wire_api = "responses"\nsupports_websockets = true\n')
+    if compact_limit:
+        text = f"model_auto_compact_token_limit = {compact_limit}\n" + text
+    path.write_text(text)
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("agent", choices=sorted(PACKAGES))
@@ -138,9 +165,14 @@ async def main() -> None:
                     help="no config file: settings_from_env with the fakes' base URLs")
     ap.add_argument("--model", help="the model the agent asks for (agent-env --model), "
                                     "e.g. anthropic/claude-sonnet-4-6")
+    ap.add_argument("--websocket", action="store_true", help="Codex: the Responses WebSocket transport")
+    ap.add_argument("--compact-limit", type=int, help="Codex: model_auto_compact_token_limit (compacts early)")
     args = ap.parse_args()
     if args.zero_config and (args.cross or args.refusal_status or args.scenario != "ok"):
         ap.error("--zero-config takes no --cross, --refusal-status or --scenario")
+    if args.compact_limit:
+        global FIRST_CALL_INPUT_TOKENS
+        FIRST_CALL_INPUT_TOKENS = 2 * args.compact_limit
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
     fakes = {"openai": await rule_driven(FakeOpenAI)().start(),
              "anthropic": await rule_driven(FakeAnthropic)().start(),
@@ -173,6 +205,8 @@ async def main() -> None:
     async with run_gateway(settings) as gw:
         env, model = agent_environment(args.agent, gw.url, TEST_KEY, home, args.via, args.model)
         model = model or args.model
+        if args.agent == "codex" and (args.websocket or args.compact_limit):
+            codex_options(home / ".codex" / "config.toml", args.websocket, args.compact_limit)
         cmd = agent_command(args.agent, args.cache / PACKAGES[args.agent] / "node_modules" / ".bin", model)
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(*cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
@@ -195,6 +229,10 @@ async def main() -> None:
         "ledger": [{k: r[k] for k in ("agent", "session_id", "owner", "endpoint", "provider", "provider_model",
                                       "status", "total_tokens", "surface")} for r in rows],
         "upstream": {name: [r.path for r in f.requests] for name, f in fakes.items()},
+        "surfaces": sorted({r["surface"] for r in rows}),
+        # summarisation requests the gateway sent for /responses/compact (translated compaction)
+        "compactions": sum(COMPACTION_PROMPT[:60] in json.dumps(r.body) for f in fakes.values() for r in f.requests),
+        "websocket_upgrades": metric_value(metrics, "relaygate_requests_total", status="101"),
         "upstream_models": {name: [r.body.get("model") if isinstance(r.body, dict) else None for r in f.requests]
                             for name, f in fakes.items()},
         "upstream_tools": {name: [_tool_names(r.body) if isinstance(r.body, dict) else [] for r in f.requests]

@@ -153,3 +153,27 @@ def test_agent_on_another_providers_model_with_no_config_file(agent, model, prov
     if agent == "gemini":
         stats = json.loads(r["stdout"][r["stdout"].index("{"):])["stats"]["tools"]
         assert stats["totalSuccess"] >= 1
+
+
+@pytest.mark.parametrize("compact", [False, True], ids=["turn", "compaction"])
+def test_codex_over_the_responses_websocket_on_a_claude_model(compact, tmp_path):
+    """Codex's WebSocket transport (``supports_websockets = true`` for the gateway provider) in
+    zero-config on ``anthropic/claude-sonnet-4-6``: its warm-up (``generate: false``) is answered by
+    the gateway, the tool call and the answer after its result are two turns on the socket (the
+    second continues the first by ``previous_response_id``, ``store: false``). *compaction*: the
+    first call reports twice ``model_auto_compact_token_limit`` of input, so Codex compacts (its own
+    summarising request, over the socket) and continues in a new chain on a new socket."""
+    extra = ["--compact-limit", "20000"] if compact else []
+    r = run_agent("codex", tmp_path, "--zero-config", "--model", "anthropic/claude-sonnet-4-6", "--websocket",
+                  *extra)
+    output = r["stdout"] + r["stderr"]
+    assert r["rc"] == 0 and "DONE" in r["stdout"], output[-3000:]
+    assert r["websocket_upgrades"] >= (2 if compact else 1), r
+    ledger = r["ledger"]
+    assert len(ledger) == (3 if compact else 2), ledger      # no row for the warm-up
+    assert all(row["status"] == 200 and row["surface"] == "openai" for row in ledger), ledger
+    assert {row["provider"] for row in ledger} == {"anthropic"} and not r["upstream"]["openai"]
+    events = [json.loads(ln) for ln in r["stdout"].splitlines() if ln.startswith("{")]
+    runs = [e["item"] for e in events if e.get("type") == "item.completed"
+            and e["item"].get("type") == "command_execution"]
+    assert runs and runs[0]["exit_code"] == 0 and "hi" in runs[0]["aggregated_output"]

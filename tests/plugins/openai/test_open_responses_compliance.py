@@ -220,15 +220,21 @@ async def test_previous_response_id_continues_the_stored_chain(served):
     assert first["store"] is True
     second = await served.create(input="What is the code word?", previous_response_id=first["id"])
     assert output_text(second) == "cobalt"
+    assert second["previous_response_id"] == first["id"]          # echoed, translated or not
     sent = upstream_text(served.fake)
     if served.provider == "openai":
         assert served.fake.last.body["previous_response_id"] == first["id"]   # OpenAI keeps its own chain
-        return
-    assert "Remember the code word: cobalt." in sent and "Noted: the code word is cobalt." in sent
+    else:
+        assert "Remember the code word: cobalt." in sent and "Noted: the code word is cobalt." in sent
+        assert "previous_response_id" not in sent                 # the provider gets the conversation itself
+    # streamed: every Response snapshot echoes it
+    events, third = await served.stream(input="Again?", previous_response_id=second["id"])
+    snapshots = [e["response"] for e in events if "response" in e]
+    assert snapshots and all(r["previous_response_id"] == second["id"] for r in snapshots)
     # an id this gateway never issued (or another key's) is not found, as OpenAI says it
     error = await served.refused("/responses", {"model": served.model, "input": "x",
                                                 "previous_response_id": "resp_unknown"}, status=404)
-    assert error["param"] == "previous_response_id"
+    assert error["param"] == "previous_response_id" and error["code"] == "previous_response_not_found"
 
 
 @pytest.mark.parametrize(("body", "param"), [
