@@ -182,6 +182,11 @@ def _upstream_error(ctx: RequestContext, err: UpstreamStatusError) -> web.Respon
                                      "x-relaygate-served-model": route.served.name})
     ctx.status = err.status
     headers = {"x-request-id": ctx.request_id, "x-relaygate-served-model": route.served.name}
+    if "json" not in (err.content_type or ""):
+        # A provider's (or its proxy's) text or HTML error page: the client's SDK can read only its own shape.
+        body = orjson.dumps(ctx.api.error_body(GatewayError(
+            f"provider {route.provider.name!r} answered HTTP {err.status}", status=err.status), ctx.request_id))
+        err.content_type = "application/json"
     if "Retry-After" in err.upstream_headers:
         headers["Retry-After"] = err.upstream_headers["Retry-After"]
     return web.Response(status=err.status, body=body, headers=headers,

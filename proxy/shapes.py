@@ -9,7 +9,7 @@ of the wrong type is a 400 in the client's error shape, never a crash further in
 
 Keywords understood: ``type`` (one or a list; ``integer`` excludes booleans),
 ``properties``, ``required``, ``items``, ``enum``, ``minimum``, ``maximum``,
-``minItems``, ``maxItems``, ``maxLength``, ``anyOf`` (a discriminated union:
+``minItems``, ``maxItems``, ``maxLength``, ``pattern`` (the whole string), ``anyOf`` (a discriminated union:
 an object whose ``type`` names a branch is checked against that branch, so the
 error points inside it) and ``additionalProperties`` (a schema for the values of
 other keys; ``true``/absent: anything). Unknown keys pass: providers add fields
@@ -18,6 +18,7 @@ faster than a gateway could follow, and what no translator reads cannot crash on
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from proxy.errors import RequestRejected
@@ -71,6 +72,8 @@ def check(value: Any, schema: Schema, path: str = "") -> None:
     elif isinstance(value, str):
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             raise _reject(path, f"must be at most {schema['maxLength']} characters long")
+        if "pattern" in schema and not re.fullmatch(schema["pattern"], value):
+            raise _reject(path, f"must match {schema['pattern']}, got {_short(value)}")
     elif isinstance(value, list):
         if "minItems" in schema and len(value) < schema["minItems"]:
             raise _reject(path, f"must hold at least {schema['minItems']} item(s)")

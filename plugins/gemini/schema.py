@@ -16,7 +16,8 @@ from proxy.shapes import BOOLEAN, NUMBER, OBJECT, STRING, Schema, array, nullabl
 from proxy.shapes import COUNT as JSON_COUNT
 
 #: proto JSON takes an integer as a number or as a decimal string ("101"): both are Gemini's
-COUNT: Schema = {"anyOf": [JSON_COUNT, STRING]}
+DECIMAL: Schema = {"type": "string", "pattern": r"\s*-?\d{1,10}\s*"}
+COUNT: Schema = {"anyOf": [JSON_COUNT, DECIMAL]}
 
 _BLOB = obj({"mimeType": STRING, "data": STRING})
 _FILE = obj({"mimeType": STRING, "fileUri": STRING})
@@ -34,14 +35,14 @@ TOOL_CONFIG: Schema = obj({"functionCallingConfig": obj({"mode": STRING, "allowe
 
 GENERATION_CONFIG: Schema = obj({
     "temperature": NUMBER, "topP": NUMBER, "topK": COUNT, "seed": {"anyOf": [{"type": "integer", "minimum": -(2**31),
-                                                                           "maximum": 2**31 - 1}, STRING]},
+                                                                           "maximum": 2**31 - 1}, DECIMAL]},
     "presencePenalty": NUMBER, "frequencyPenalty": NUMBER,
     "maxOutputTokens": COUNT, "candidateCount": COUNT,
     "stopSequences": array(STRING), "responseLogprobs": BOOLEAN, "logprobs": COUNT,
     "responseMimeType": STRING, "responseSchema": OBJECT, "responseJsonSchema": OBJECT,
     "responseModalities": array(STRING),
     "thinkingConfig": obj({"thinkingBudget": {"anyOf": [{"type": "integer", "minimum": -1, "maximum": 2**31 - 1},
-                                                        STRING]},
+                                                        DECIMAL]},
                            "thinkingLevel": STRING, "includeThoughts": BOOLEAN}),
 })
 
@@ -58,7 +59,7 @@ GENERATE: Schema = obj({
 COUNT_TOKENS: Schema = obj({"contents": array(CONTENT), "generateContentRequest": GENERATE})
 
 _EMBED_CONTENT = obj({"content": CONTENT, "taskType": STRING, "title": STRING,
-                      "outputDimensionality": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 65536}, STRING,
+                      "outputDimensionality": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 65536}, DECIMAL,
                                                            {"type": "null"}]}})
 EMBED: Schema = _EMBED_CONTENT
 BATCH_EMBED: Schema = obj({"requests": array(_EMBED_CONTENT)})

@@ -106,3 +106,19 @@ async def test_a_crash_before_any_translation_is_a_500_too(gw, monkeypatch):
     assert status == 500
     assert orjson.loads(data)["error"]["type"] == "server_error"
     assert headers["x-request-id"].startswith("req_")
+
+
+async def test_a_providers_html_error_page_reaches_the_client_in_its_own_shape(gw, fake_openai):
+    from support.behavior import Behavior
+    # (statuses that are not retried: a retry would reach the fake's next, healthy answer)
+    fake_openai.script(Behavior(status=404, raw="<html><body>Not Found</body></html>", content_type="text/html"))
+    status, headers, ctype, data = await _post(gw, "/anthropic/v1/messages",
+                                               {**ANTHROPIC, "model": "m-openai"})
+    assert status == 404 and ctype == "application/json"
+    err = orjson.loads(data)
+    assert err["type"] == "error" and err["error"]["type"] == "not_found_error"
+    fake_openai.script(Behavior(status=400, raw="upstream says no", content_type="text/plain"))
+    status, headers, ctype, data = await _post(gw, "/v1/chat/completions", {**CHAT, "model": "m-openai"})
+    assert (status, ctype) == (400, "application/json")
+    assert "HTTP 400" in orjson.loads(data)["error"]["message"]
+    assert headers["x-relaygate-served-model"] == "gpt"
