@@ -14,6 +14,7 @@ import orjson
 
 from proxy.usage import Usage
 from proxy.errors import GatewayError
+from proxy.shapes import check
 
 if TYPE_CHECKING:
     from proxy.exchange import TranslateOptions
@@ -141,9 +142,16 @@ class Api:
     stream_content_type = "text/event-stream"
     #: (dotted field path, cap in ``endpoints.<name>.caps``) checked before the provider (proxy.caps)
     capped: tuple[tuple[str, str], ...] = ()
+    #: the JSON types of the fields translators read (proxy.shapes); also the body in /openapi.json
+    request_schema: dict[str, Any] | None = None
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         """Raise RequestRejected naming the field. *strict*: the reference's extra rules."""
+
+    def check_shape(self, body: dict[str, Any]) -> None:
+        """Raise RequestRejected naming the first field whose JSON type no translator can read."""
+        if self.request_schema is not None:
+            check(body, self.request_schema)
 
     def is_stream(self, body: dict[str, Any]) -> bool:
         return body.get("stream") is True

@@ -10,6 +10,7 @@
 - A request id on every answer: the pipeline sets its own; the middleware adds
   one to the router's 404/405 and to plain routes, the handler to aiohttp's own
   protocol errors (a header line too long, ...).
+- A plain route's unexpected exception as a JSON 500 (in the surface's shape under a surface).
 - The router's 404/405 under a surface's prefix (``/anthropic``, ``/gemini``,
   ``/v1`` ...) in that surface's JSON error shape, so SDKs show a real message.
 
@@ -20,13 +21,15 @@ The handler reads a few private attributes of aiohttp's RequestHandler
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from proxy.errors import GatewayError, UnknownEndpoint
+from proxy.errors import GatewayError, InternalError, UnknownEndpoint
 from proxy.pipeline import new_request_id
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from proxy.gateway import Gateway
 
 REQUEST_ID = "x-request-id"
+log = logging.getLogger("relaygate.edge")
 
 
 class GuardedRequestHandler(RequestHandler):
@@ -121,7 +125,11 @@ def surface_shapes(gateway: Gateway) -> dict[str, str]:
     """First path segment -> the wire API whose error shape answers there (the first surface route's)."""
     shapes: dict[str, str] = {}
     for sroute in gateway.routes.surfaces:
-        shapes.setdefault("/" + sroute.path.lstrip("/").split("/", 1)[0], sroute.api)
+        first = sroute.path.lstrip("/").split("/", 1)[0]
+        # a variable first segment of literal choices ({version:v1|v1beta1}) stands for each of them
+        choices = re.fullmatch(r"\{\w+:([\w.-]+(?:\|[\w.-]+)*)\}", first)
+        for segment in choices.group(1).split("|") if choices else [first]:
+            shapes.setdefault("/" + segment, sroute.api)
     return shapes
 
 
@@ -139,6 +147,16 @@ def request_ids(gateway: Gateway) -> Middleware:
                 exc.headers.setdefault(REQUEST_ID, new_request_id())
                 raise
             response = _shaped(gateway, api, request, exc)
+        except Exception:
+            # A plain route's bug (the pipeline answers its own): JSON, never aiohttp's text page.
+            request_id = new_request_id()
+            log.exception("internal error on %s %s (%s)", request.method, request.path, request_id)
+            api = shapes.get("/" + request.path.lstrip("/").split("/", 1)[0])
+            err = InternalError(request_id)
+            body = (gateway.apis.get(api).error_body(err, request_id) if api is not None
+                    else {"error": {"message": err.message, "type": err.type}})
+            response = web.Response(status=500, body=orjson.dumps(body), content_type="application/json",
+                                    headers={REQUEST_ID: request_id})
         if not response.prepared and REQUEST_ID not in response.headers:
             response.headers[REQUEST_ID] = new_request_id()
         return response

@@ -1,6 +1,7 @@
 """Exceptions the pipeline turns into client-facing errors.
 
     GatewayError                      status, type, message, param
+    ├── InternalError                 500: a bug in the gateway, answered in the client's shape
     ├── ClientError                   the request is wrong (4xx)
     │   ├── AuthenticationFailed      401: no valid gateway key
     │   ├── PermissionDenied          403: the key may not call this endpoint
@@ -36,6 +37,19 @@ class GatewayError(Exception):
         if type is not None:
             self.type = type
         self.headers = headers or {}
+
+
+class InternalError(GatewayError):
+    """An unexpected exception on the request path: the client gets a 500 in its own error shape
+    with the request id (nothing of the exception's text, which may quote the body)."""
+
+    status = 500
+    type = "internal_error"
+    reason = "internal"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"the gateway failed to handle this request (an internal error, logged as {request_id}); "
+                         "please report it with this id")
 
 
 class ClientError(GatewayError):

@@ -24,6 +24,7 @@ from proxy.context import RequestContext
 from proxy.errors import (
     AuthenticationFailed,
     GatewayError,
+    InternalError,
     PayloadTooLarge,
     PermissionDenied,
     RequestRejected,
@@ -82,6 +83,7 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request,
                                   f"not {sroute.task!r}", param="model")
         ctx.api.validate(ctx.body, strict=sroute.strict)    # type: ignore[arg-type]
         check_caps(endpoint, ctx.api, ctx.body)             # type: ignore[arg-type]
+        ctx.api.check_shape(ctx.body)                       # type: ignore[arg-type]
         await hooks.validate_request(ctx)
         res = resilience.of(gateway)
         healthy = res.healthy(candidates)           # open circuits are out of rotation
@@ -109,6 +111,14 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request,
     except asyncio.CancelledError:
         ctx.status = 499
         raise
+    except Exception:
+        # A bug, never the client's fault: logged with its traceback, counted as 500 (access log,
+        # metrics), answered in the client's own error shape rather than aiohttp's text page.
+        log.exception("internal error on %s %s (%s)", ctx.request.method, ctx.request.path, ctx.request_id)
+        if ctx.committed:                          # a stream already started: nothing more can be said
+            ctx.status = 500
+            raise
+        return error_response(ctx, InternalError(ctx.request_id))
     finally:
         counts[ctx.surface] -= 1
         hooks.request_finished(ctx)
@@ -195,6 +205,11 @@ def _upstream_error(ctx: RequestContext, err: UpstreamStatusError) -> web.Respon
                                      "x-relaygate-served-model": route.served.name})
     ctx.status = err.status
     headers = {"x-request-id": ctx.request_id, "x-relaygate-served-model": route.served.name}
+    if "json" not in (err.content_type or ""):
+        # A provider's (or its proxy's) text or HTML error page: the client's SDK can read only its own shape.
+        body = orjson.dumps(ctx.api.error_body(GatewayError(
+            f"provider {route.provider.name!r} answered HTTP {err.status}", status=err.status), ctx.request_id))
+        err.content_type = "application/json"
     if "Retry-After" in err.upstream_headers:
         headers["Retry-After"] = err.upstream_headers["Retry-After"]
     return web.Response(status=err.status, body=body, headers=headers,

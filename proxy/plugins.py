@@ -19,6 +19,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.unified.embedding_ids",
     "plugins.openai.provider",
     "plugins.unified.surface",
+    "plugins.unified.vertex_surface",
     "plugins.openai.surface",
     "plugins.anthropic.api",
     "plugins.anthropic.provider",
@@ -55,6 +56,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "plugins.mcp.admin_credentials",
     "plugins.metrics.prometheus",
     "plugins.health",
+    "plugins.openapi",
     "plugins.logs.access",
     "plugins.tracing.setup",          # registers plugins.tracing.spans at start-up when telemetry is on
     # command-line only (relaygate keys / usage / prices / agent-env)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import orjson
 
@@ -29,6 +29,18 @@ class UpstreamRequest:
     json_stream: bool = False
 
 
+class TokenSource(Protocol):
+    """OAuth bearer tokens minted and refreshed for a provider (Google credentials on a self-deployed
+    Vertex endpoint of any provider type)."""
+
+    @property
+    def current(self) -> str | None: ...
+
+    async def token(self) -> str: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class Provider:
     """One configured provider. Subclasses set ``apis`` and implement :meth:`build`."""
@@ -44,6 +56,9 @@ class Provider:
     model_id_pattern: ClassVar[re.Pattern[str] | None] = None
     #: the query parameters this provider's URLs may carry (anything else is refused before sending)
     query_keys: ClassVar[frozenset[str]] = frozenset()
+    #: when set, every request carries ``Authorization: Bearer <token>`` from it, in place of the
+    #: type's own key header (set by a plugin, see ProviderRegistry.on_create)
+    token_source: TokenSource | None = None
 
     def __post_init__(self) -> None:
         self.base_url = (self.config.base_url or self.default_base_url()).rstrip("/")
@@ -63,6 +78,8 @@ class Provider:
         the API key and the values of configured headers that carry a credential. Subclasses
         holding tokens they mint (Vertex AI) add those."""
         found = [s for s in (self.secret(),) if s]
+        if self.token_source is not None and self.token_source.current:
+            found.append(self.token_source.current)
         for name, value in self.extra_headers.items():
             if any(word in name.lower() for word in _CREDENTIAL_HEADER_WORDS):
                 scheme, _, rest = value.partition(" ")
@@ -81,11 +98,16 @@ class Provider:
                       client_headers: Any, path_params: dict[str, str]) -> UpstreamRequest:
         req = self.build(api, model, body, stream, client_headers, path_params)
         req.headers.update(self.extra_headers)
-        req.headers.update(await self.auth_headers())
+        if self.token_source is not None:
+            req.headers["Authorization"] = f"Bearer {await self.token_source.token()}"
+        else:
+            req.headers.update(await self.auth_headers())
         return req
 
     async def close(self) -> None:
         """Release anything the provider holds (token refreshers)."""
+        if self.token_source is not None:
+            await self.token_source.close()
 
 
 def json_body(body: dict[str, Any]) -> bytes:
@@ -103,6 +125,11 @@ class ProviderRegistry:
 
     def __init__(self) -> None:
         self._types: dict[str, ProviderFactory] = {}
+        self._on_create: list[Callable[[Provider], None]] = []
+
+    def on_create(self, attach: Callable[[Provider], None]) -> None:
+        """Call *attach* on every provider created, of any type (e.g. to give it a token source)."""
+        self._on_create.append(attach)
 
     def add(self, type_name: str, factory: ProviderFactory) -> None:
         if type_name in self._types:
@@ -117,4 +144,7 @@ class ProviderRegistry:
         if factory is None:
             raise ValueError(f"providers.{name}.type: unknown provider type {config.type!r} "
                              f"(known: {', '.join(self.types())})")
-        return factory(name, config)
+        provider = factory(name, config)
+        for attach in self._on_create:
+            attach(provider)
+        return provider

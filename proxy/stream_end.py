@@ -9,9 +9,11 @@ complete, never half an event (the exchange stream hands on whole events).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import aiohttp
 import orjson
 
 from proxy.apis import STREAM_MALFORMED, STREAM_OVERSIZE
@@ -19,6 +21,7 @@ from proxy.errors import GatewayError, UpstreamProtocolError, UpstreamTimeout
 from proxy.stash import StashKey
 
 if TYPE_CHECKING:
+    from proxy.exchange import ExchangeStream
     from proxy.context import RequestContext
     from proxy.gateway import Gateway
 
@@ -88,3 +91,19 @@ def cut_open_streams(gateway: Gateway) -> int:
 
 def cancelled_outcome(gateway: Gateway) -> str:
     return SHUTDOWN if gateway.stash.get(CUTTING) else CLIENT_CANCELLED
+
+
+DRAIN_BYTES = 8 << 20          # how much of an abandoned stream is still read for its usage
+
+
+async def drain_for_usage(upstream: aiohttp.ClientResponse, stream: ExchangeStream, seconds: float) -> None:
+    size = 0
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in upstream.content.iter_any():
+                stream.observe(chunk)
+                size += len(chunk)
+                if size > DRAIN_BYTES:
+                    break
+    except (aiohttp.ClientError, TimeoutError, asyncio.CancelledError):
+        pass                                          # usage stays what was seen so far

@@ -8,6 +8,7 @@ backstop bounds everything, so a healthy ten-minute stream is never cut.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from proxy.apis import STREAM_COMPLETE, STREAM_FAULTS, STREAM_PROVIDER_ERROR
 from proxy.context import AGENT_KIND, AGENT_SESSION_ID, CODING_AGENT, TRACE_ID, Route, UsageRecord
 from proxy.errors import (
     GatewayError,
+    InternalError,
     UpstreamProtocolError,
     UpstreamRedirect,
     UpstreamStatusError,
@@ -40,6 +42,8 @@ from proxy.usage import Usage
 if TYPE_CHECKING:
     from proxy.context import RequestContext
     from proxy.gateway import Gateway
+
+log = logging.getLogger("relaygate.upstream")
 
 _SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -230,6 +234,9 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
         att.error = getattr(exc, "reason", exc.type)
         att.status = att.status if att.status >= 400 else exc.status
         raise
+    except Exception:
+        att.error, att.status = att.error or InternalError.reason, att.status if att.status >= 400 else 500
+        raise
     except (ConnectionResetError, asyncio.CancelledError):
         att.disconnected = True
         att.error = att.error or "client_disconnected"
@@ -309,16 +316,17 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
     meter.max_event_bytes = limit = gateway.settings.server.max_stream_event_bytes
     relayed = 0
     started = finished = False
+    write: Callable[[bytes], Awaitable[None]] = out.write
+    end_of_stream: Callable[[], Awaitable[None]] = out.write_eof
+    opened = False
     try:
         ctx.committed = True                 # from here on, no retry and no fallback
-        write: Callable[[bytes], Awaitable[None]]
-        end_of_stream: Callable[[], Awaitable[None]]
         if (channel := ctx.channel) is None:
             await out.prepare(ctx.request)
-            write, end_of_stream = out.write, out.write_eof
         else:                                # a WebSocket message's stream (proxy/channels.py)
             await channel.start(headers)
             write, end_of_stream = channel.write, channel.end
+        opened = True
         feed, clock = stream.feed, watchdog.clock
         if (tap := response_tap(ctx)) is not None:
             write = tee(write, tap)
@@ -358,8 +366,18 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
         # The client left mid-stream. By default the provider call is closed at once (it stops
         # generating); timeouts.disconnect_drain_seconds reads on (within a cap) for its usage.
         if route.endpoint.timeouts.disconnect_drain_seconds:
-            await _drain_for_usage(upstream, stream, route.endpoint.timeouts.disconnect_drain_seconds)
+            await stream_end.drain_for_usage(upstream, stream, route.endpoint.timeouts.disconnect_drain_seconds)
         raise
+    except Exception:
+        # A bug while rewriting the stream: the client still gets ONE terminal error event, in its format.
+        log.exception("internal error relaying a stream (%s)", ctx.request_id)
+        err = InternalError(ctx.request_id)
+        att.error, att.status, att.outcome = err.reason, err.status, stream_end.ERROR
+        if not opened or finished:
+            raise
+        await write(stream_end.error_event(ctx, err, json_stream, started))
+        await end_of_stream()
+        return out
     finally:
         cuts.discard(watchdog.cut)
         counts[ctx.surface] -= 1
@@ -373,21 +391,4 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
             u.total_tokens = 0
 
 
-#: bytes of provider stream per output token, to estimate the usage of a stream that has none
-STREAM_BYTES_PER_TOKEN = 160
-
-#: how much of an abandoned stream is still read for its usage
-DRAIN_BYTES = 8 << 20
-
-
-async def _drain_for_usage(upstream: aiohttp.ClientResponse, stream: ExchangeStream, seconds: float) -> None:
-    size = 0
-    try:
-        async with asyncio.timeout(seconds):
-            async for chunk in upstream.content.iter_any():
-                stream.observe(chunk)
-                size += len(chunk)
-                if size > DRAIN_BYTES:
-                    break
-    except (aiohttp.ClientError, TimeoutError, asyncio.CancelledError):
-        pass                                          # usage stays what was seen so far
+STREAM_BYTES_PER_TOKEN = 160   # bytes of provider stream per output token, to estimate a usage that never came

@@ -23,6 +23,7 @@ from proxy.checks import boolean, int_at_least, is_int
 from proxy import hookimpl
 from proxy.apis import STREAM_COMPLETE, STREAM_PROVIDER_ERROR, Api, ApiRegistry, StreamMeter, starts_with_type
 from proxy.usage import Usage
+from plugins.anthropic import schema
 from plugins.anthropic.errors import anthropic_error_type, anthropic_quota_exhausted
 from proxy.errors import GatewayError, RequestRejected
 
@@ -106,6 +107,7 @@ def _model(body: dict[str, Any]) -> None:
 
 class AnthropicMessages(Api):
     id = "anthropic.messages"
+    request_schema = schema.MESSAGES
     meter_class = MessagesStreamMeter
     capped: tuple[tuple[str, str], ...] = (("max_tokens", "max_output_tokens"),)
 
@@ -140,6 +142,7 @@ class AnthropicCountTokens(AnthropicMessages):
     """``/v1/messages/count_tokens``: the Messages body without ``max_tokens``; nothing is generated."""
 
     id = "anthropic.count_tokens"
+    request_schema = schema.COUNT_TOKENS
     capped = ()                 # nothing is generated
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:

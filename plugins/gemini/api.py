@@ -29,7 +29,10 @@ from proxy.apis import (
     ApiRegistry,
     StreamMeter,
 )
+from proxy.shapes import check
 from proxy.usage import Usage
+from plugins.gemini import schema
+from plugins.gemini.client import camel
 from plugins.gemini.errors import gemini_quota_exhausted, gemini_status_name
 from proxy.errors import GatewayError, RequestRejected
 
@@ -216,6 +219,11 @@ class GeminiBase(Api):
         # Gemini's alt=sse framing: data-only events ending in CRLF CRLF.
         return b"data: " + orjson.dumps(gemini_error_body(err, request_id)) + b"\r\n\r\n"
 
+    def check_shape(self, body: dict[str, Any]) -> None:
+        # Proto JSON's snake_case spellings too: checked as the translators read them.
+        if self.request_schema is not None:
+            check(camel(body), self.request_schema)
+
     def max_output_tokens(self, body: dict[str, Any]) -> int:
         config = body.get("generationConfig")
         v = config.get("maxOutputTokens") if isinstance(config, dict) else None
@@ -224,6 +232,7 @@ class GeminiBase(Api):
 
 class GeminiGenerate(GeminiBase):
     id = "gemini.generate"
+    request_schema = schema.GENERATE
     capped = (("generationConfig.candidateCount", "max_n"), ("generationConfig.maxOutputTokens", "max_output_tokens"))
 
     def json_array_stream(self, path_params: dict[str, str]) -> bool:
@@ -241,6 +250,7 @@ class GeminiGenerate(GeminiBase):
 
 class GeminiCountTokens(GeminiBase):
     id = "gemini.count_tokens"
+    request_schema = schema.COUNT_TOKENS
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         _contents(body, required=False)
@@ -254,6 +264,7 @@ class GeminiCountTokens(GeminiBase):
 
 class GeminiEmbed(GeminiBase):
     id = "gemini.embed"
+    request_schema = schema.EMBED
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         if not isinstance(body.get("content"), dict):
@@ -262,6 +273,7 @@ class GeminiEmbed(GeminiBase):
 
 class GeminiBatchEmbed(GeminiBase):
     id = "gemini.batch_embed"
+    request_schema = schema.BATCH_EMBED
     capped = (("requests", "max_embedding_inputs"),)
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:

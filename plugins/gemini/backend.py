@@ -32,6 +32,7 @@ from plugins.translate.pivot import (
 from plugins.gemini.answers import GeminiParser, response_to_chat
 from plugins.gemini.reference_parts import document_parts, reasoning_parts, text_part
 from proxy.exchange import HOSTED_TOOL, MEANING, SAMPLING
+from plugins.gemini.client import camel
 
 # ------------------------------------------------------------------ requests: chat -> gemini
 
@@ -200,6 +201,7 @@ def request_from_chat(body: dict[str, Any], model: str, opts: Options) -> dict[s
     elif effort:
         gc["thinkingConfig"] = {"thinkingBudget": EFFORT_BUDGET.get(effort, EFFORT_BUDGET["medium"]),
                                 "includeThoughts": True}
+    _google_extras(body, out, gc)
     if gc:
         out["generationConfig"] = gc
     for name, kind in (("logit_bias", SAMPLING), ("verbosity", SAMPLING), ("audio", MEANING),
@@ -207,6 +209,24 @@ def request_from_chat(body: dict[str, Any], model: str, opts: Options) -> dict[s
         if body.get(name) is not None:
             opts.unsupported(name, f"Gemini has no {name}", kind)
     return out
+
+
+#: ``extra_body.google`` fields (Vertex's OpenAI-compatible API) that are Gemini request fields
+_GOOGLE_FIELDS = ("safety_settings", "cached_content", "labels")
+
+
+def _google_extras(body: dict[str, Any], out: dict[str, Any], gc: dict[str, Any]) -> None:
+    """Vertex's documented way to reach Gemini-only settings from an OpenAI client:
+    ``extra_body: {"google": {"thinking_config": {...}, "safety_settings": [...], ...}}``, exact."""
+    extra = body.get("extra_body")
+    google = extra.get("google") if isinstance(extra, dict) else None
+    if not isinstance(google, dict):
+        return
+    if isinstance(google.get("thinking_config"), dict):
+        gc["thinkingConfig"] = camel(google["thinking_config"])      # wins over reasoning_effort
+    for name in _GOOGLE_FIELDS:
+        if google.get(name) is not None:
+            out.update(camel({name: google[name]}))
 
 
 def error_to_chat(status: int, body: bytes) -> tuple[int, dict[str, Any]]:

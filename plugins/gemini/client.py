@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugins.gemini.errors import gemini_status_name
+from plugins.gemini.schema import proto_integers
 from plugins.translate.pivot import (
     ClientFns,
     Options,
@@ -175,7 +176,7 @@ def _model_message(parts: list[dict[str, Any]], turn: int, pending: list[tuple[s
 
 
 def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
-    body = camel(body)
+    body = proto_integers(camel(body))
     chat: dict[str, Any] = {"messages": _messages(body, opts)}
     tools: list[dict[str, Any]] = []
     for t in body.get("tools") or []:

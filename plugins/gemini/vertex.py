@@ -5,6 +5,10 @@ Config: ``project`` (else the service account's ``project_id``), ``location``
 ``credentials_file`` (service-account JSON) or application default
 credentials. ``token_uri`` overrides the token endpoint (private endpoints,
 tests). Tokens come from :class:`~plugins.gemini.google_tokens.AccessTokens`.
+
+Any other provider type given a ``credentials_file`` (a model self-deployed on a
+Vertex endpoint, served by vLLM or TGI behind ``openai_compatible``) gets the same
+refreshed tokens as ``Authorization: Bearer``, in place of an API key.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from plugins.gemini.provider import GoogleProvider
 from plugins.gemini.google_tokens import AccessTokens, load_credentials
 from proxy import hookimpl
 from proxy.hygiene import path_segment
-from proxy.providers import ProviderRegistry
+from proxy.providers import Provider, ProviderRegistry
 
 DEFAULT_LOCATION = "us-central1"
 
@@ -68,6 +72,23 @@ class VertexProvider(GoogleProvider):
         await self.tokens.close()
 
 
+def attach_google_tokens(provider: Provider) -> None:
+    """A self-deployed Vertex endpoint (vLLM, TGI, ... behind ``openai_compatible`` or any other type)
+    with a ``credentials_file``: its requests carry refreshed Google access tokens instead of a key."""
+    cfg = provider.config
+    if isinstance(provider, VertexProvider) or not cfg.credentials_file:
+        return
+    try:                                          # a wrong path fails at start-up, naming the field
+        with open(cfg.credentials_file) as f:
+            json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"providers.{provider.name}.credentials_file: cannot read {cfg.credentials_file}: "
+                         f"{exc}") from None
+    provider.token_source = AccessTokens(lambda: load_credentials(cfg.credentials_file, cfg.token_uri)[0],
+                                         name=provider.name)
+
+
 @hookimpl
 def relaygate_register_providers(registry: ProviderRegistry) -> None:
     registry.add("vertex", lambda name, config: VertexProvider(name=name, config=config))
+    registry.on_create(attach_google_tokens)

@@ -17,6 +17,7 @@ import orjson
 from plugins.openai.chat_for_openai import fit_for_openai
 from plugins.openai.reference_schema import check_function_properties, check_json_schema, check_tool_calls
 from plugins.unified.chat_content import validate_content_parts
+from plugins.openai import schemas
 from proxy.checks import boolean, int_at_least, is_int, number_in, object_field, one_of, stop_sequences
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
 from proxy import hookimpl
@@ -250,6 +251,7 @@ class OpenAIStyleApi(Api):
 
 class OpenAIChat(OpenAIStyleApi):
     id = "openai.chat"
+    request_schema = schemas.CHAT
     capped = (("n", "max_n"), ("max_tokens", "max_output_tokens"), ("max_completion_tokens", "max_output_tokens"))
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:

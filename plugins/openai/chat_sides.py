@@ -15,9 +15,11 @@ import orjson
 
 from plugins.openai.chat_for_openai import fit_for_openai
 from plugins.openai.errors import openai_error
+from plugins.openai import legacy_functions
 from plugins.translate.pivot import (
     OPENAI_KINDS,
     Options,
+    budget_to_effort,
     parse_error_body,
 )
 from proxy import sse
@@ -26,15 +28,32 @@ from proxy.exchange import SAMPLING
 _MESSAGE_EXTENSIONS = ("thinking_blocks", "reasoning_content", "extra_content")
 
 
+def google_thinking_budget(body: dict[str, Any]) -> int | None:
+    """``extra_body.google.thinking_config.thinking_budget`` (Vertex's way to ask for thinking), if given."""
+    extra = body.get("extra_body")
+    google = extra.get("google") if isinstance(extra, dict) else None
+    config = google.get("thinking_config") if isinstance(google, dict) else None
+    budget = config.get("thinking_budget") if isinstance(config, dict) else None
+    return budget if isinstance(budget, int) and not isinstance(budget, bool) and budget >= 0 else None
+
+
 def usage_chunk(chunk: dict[str, Any]) -> bool:
     return not chunk.get("choices") and chunk.get("usage") is not None
 
 
 class ChatClient:
     def request_to_chat(self, body: dict[str, Any], opts: Options) -> dict[str, Any]:
-        return copy.deepcopy(body)
+        chat = copy.deepcopy(legacy_functions.modernize(body) if body.get("functions") or body.get("function_call")
+                             or any(isinstance(m, dict) and (m.get("role") == "function" or m.get("function_call"))
+                                    for m in body.get("messages") or []) else body)
+        budget = google_thinking_budget(chat)
+        if budget is not None and chat.get("reasoning_effort") is None:
+            chat["reasoning_effort"] = budget_to_effort(budget)      # for a provider other than Gemini
+        return chat
 
     def response_from_chat(self, chat: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
+        if legacy_functions.uses_functions(request):
+            chat = {**chat, "choices": [legacy_functions.legacy_choice(c) for c in chat.get("choices") or []]}
         return {**chat, "model": model}
 
     def error_from_chat(self, status: int, error: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -42,15 +61,16 @@ class ChatClient:
 
     def stream(self, model: str, request: dict[str, Any]) -> ChatEmitter:
         wants_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        return ChatEmitter(model, wants_usage)
+        return ChatEmitter(model, wants_usage, legacy=legacy_functions.uses_functions(request))
 
 
 class ChatEmitter:
     """Pivot chunks out as ``data:`` events, ``[DONE]`` last; the usage chunk only if asked for."""
 
-    def __init__(self, model: str, wants_usage: bool) -> None:
+    def __init__(self, model: str, wants_usage: bool, legacy: bool = False) -> None:
         self.model = model
         self.wants_usage = wants_usage
+        self.legacy = legacy                     # the client sent ``functions``: answer in their shape
         self.final: dict[str, Any] | None = None
         self.failed = False
 
@@ -63,6 +83,8 @@ class ChatEmitter:
                 continue
             if usage_chunk(c) and not self.wants_usage:
                 continue
+            if self.legacy and c.get("choices"):
+                c = {**c, "choices": [legacy_functions.legacy_choice(ch) for ch in c["choices"]]}
             out.append(sse.data_only({**c, "model": self.model}))
         return b"".join(out)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from proxy.checks import boolean, int_at_least, is_int, number_in, object_field, one_of, stop_sequences
 from plugins.openai.chat_api import OpenAIStyleApi
+from plugins.openai.schemas import COMPLETIONS
 from proxy import hookimpl
 from proxy.apis import ApiRegistry
 from proxy.errors import RequestRejected
@@ -47,6 +48,7 @@ def _prompt(value: Any) -> None:
 
 class OpenAICompletions(OpenAIStyleApi):
     id = "openai.completions"
+    request_schema = COMPLETIONS
     capped = (("n", "max_n"), ("best_of", "max_n"), ("max_tokens", "max_output_tokens"))
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from proxy.checks import int_at_least, is_int, one_of
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
+from plugins.openai.schemas import EMBEDDINGS
 from proxy import hookimpl
 from proxy.apis import Api, ApiRegistry
 from proxy.usage import Usage
@@ -40,6 +41,7 @@ def validate_input(value: Any) -> None:
 
 class OpenAIEmbeddings(Api):
     id = "openai.embeddings"
+    request_schema = EMBEDDINGS
     capped = (("input", "max_embedding_inputs"),)
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:

@@ -20,6 +20,7 @@ from plugins.openai.errors import openai_error_body, openai_quota_exhausted
 from plugins.openai.responses_shapes import to_openai_shapes
 from plugins.openai.reference_schema import check_json_schema
 from plugins.openai.responses_meter import ResponsesStreamMeter, usage_from_responses
+from plugins.openai.responses_schema import RESPONSES
 from plugins.openai.responses_stream import CURRENT_STREAM, error_event_fields
 from proxy import hookimpl, sse
 from proxy.apis import Api, ApiRegistry
@@ -209,6 +210,7 @@ def _strings(body: dict[str, Any], *names: str) -> None:
 
 class OpenAIResponses(Api):
     id = "openai.responses"
+    request_schema = RESPONSES
     capped = (("max_output_tokens", "max_output_tokens"),)
     meter_class = ResponsesStreamMeter
 

@@ -214,7 +214,7 @@ def request_to_chat(body: dict[str, Any], opts: Options) -> dict[str, Any]:
     _tools(body, chat, opts)
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
-    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "prompt_cache_key",
+    for name in ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty", "prompt_cache_key",
                  "prompt_cache_retention"):
         if body.get(name) is not None:
             chat[name] = body[name]

@@ -17,6 +17,7 @@ from plugins.openai.compaction import as_items
 from plugins.openai.errors import openai_error_body, openai_quota_exhausted
 from plugins.openai.responses_api import check_input
 from plugins.openai.responses_meter import usage_from_responses
+from plugins.openai.responses_schema import COMPACT
 from plugins.openai.responses_store import RESPONSE_STORE, ResponseStore
 from proxy import hookimpl
 from proxy.hooks import for_apis
@@ -33,6 +34,7 @@ PROMPT_CACHE_KEY_MAX = 64
 
 class OpenAIResponsesCompact(Api):
     id = API_ID
+    request_schema = COMPACT
 
     def validate(self, body: dict[str, Any], *, strict: bool) -> None:
         if body.get("input") is None and not body.get("previous_response_id"):

@@ -44,6 +44,9 @@ class FakeOpenAI(FakeUpstream):
             ("POST", v + "/chat/completions", self.chat),
             ("POST", v + "/completions", self.completions),
             ("POST", v + "/embeddings", self.embeddings),
+            # Azure OpenAI's deployment-scoped paths (with prefix="/openai")
+            ("POST", r"/deployments/[^/]+/chat/completions", self.chat),
+            ("POST", r"/deployments/[^/]+/embeddings", self.embeddings),
             ("GET", v + "/models", self.list_models),
             ("GET", v + r"/models/(?P<model>[^/]+)", self.get_model),
             ("POST", v + "/responses", self.responses),

@@ -21,6 +21,8 @@ def fill_path(pattern: str, endpoint: str) -> str:
         regex = m.group(2)
         if regex and re.fullmatch(r"[\w.-]+(\|[\w.-]+)*", regex):
             return regex.split("|")[0]                # a fixed choice such as {version:v1beta|v1}
+        if m.group(1) in ("project", "location"):
+            return m.group(1) + "-1"                  # Vertex's path segments that name no endpoint
         return endpoint
     return _VAR.sub(sub, pattern)
 
