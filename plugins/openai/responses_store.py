@@ -14,6 +14,7 @@ plugins/openai/response_owners.py makes sure only the creating key reaches it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from proxy.sections import Spec
 
 PURGE_EVERY_WRITES = 500
+#: how long a lookup that missed waits for the same key's answers still being recorded
+UNSETTLED_WAIT_SECONDS = 5.0
 OWNER_CACHE_SIZE = 100_000
 
 
@@ -58,6 +61,20 @@ class ResponseStore:
         self._writes = 0
         #: response id -> (owner key id, when recorded): ids never change hands, so a hit is final
         self._owners: dict[str, tuple[str, float]] = {}
+        #: key id -> answers of that key not recorded yet. A client may continue a stream the
+        #: instant its last event arrives, before the answer is stored: a miss waits for these.
+        self.unsettled: dict[str, set[asyncio.Event]] = {}
+
+    async def settled_get(self, response_id: str, key_id: str) -> list[dict[str, Any]] | None:
+        found = await self.get(response_id, key_id)
+        pending = self.unsettled.get(key_id)
+        if found is None and pending:
+            waits = [asyncio.create_task(e.wait()) for e in pending]
+            await asyncio.wait(waits, timeout=UNSETTLED_WAIT_SECONDS)
+            for w in waits:
+                w.cancel()
+            found = await self.get(response_id, key_id)
+        return found
 
     def horizon(self) -> float:
         return time.time() - self.retention_s
@@ -116,6 +133,7 @@ class ResponseStore:
 RESPONSE_STORE: StashKey[ResponseStore] = StashKey("responses_store")
 #: the full input of a request to store with its answer (absent for ``store: false``)
 _INPUT: StashKey[list[dict[str, Any]]] = StashKey("responses_store.input")
+_UNSETTLED: StashKey[asyncio.Event] = StashKey("responses_store.unsettled")
 
 
 def as_items(value: Any) -> list[dict[str, Any]]:
@@ -162,7 +180,7 @@ async def _expand(ctx: RequestContext, store: ResponseStore) -> None:
     items = as_items(body.get("input"))
     prev = body.get("previous_response_id")
     if prev:
-        earlier = await store.get(str(prev), key_id)
+        earlier = await store.settled_get(str(prev), key_id)
         if earlier is None:
             raise ResponseNotFound(str(prev))
         items = earlier + items
@@ -172,6 +190,8 @@ async def _expand(ctx: RequestContext, store: ResponseStore) -> None:
         ctx.body = body
     if body.get("store") is not False:
         ctx.stash[_INPUT] = items
+        ctx.stash[_UNSETTLED] = settled = asyncio.Event()
+        store.unsettled.setdefault(key_id, set()).add(settled)
 
 
 @hookimpl
@@ -186,3 +206,18 @@ def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Awaitabl
         return None
     ctx.stash.pop(_INPUT, None)
     return store.put(resp["id"], ctx.principal.key_id if ctx.principal else "", items + list(resp.get("output") or []))
+
+
+@hookimpl
+@for_apis("openai.responses")
+def relaygate_request_finished(ctx: RequestContext) -> None:
+    settled = ctx.stash.pop(_UNSETTLED, None)
+    store = ctx.gateway.stash.get(RESPONSE_STORE)
+    if settled is None or store is None:
+        return
+    settled.set()                                  # recorded (record_usage ran) or never will be
+    key_id = ctx.principal.key_id if ctx.principal else ""
+    if (pending := store.unsettled.get(key_id)) is not None:
+        pending.discard(settled)
+        if not pending:
+            del store.unsettled[key_id]
