@@ -109,7 +109,35 @@ def _messages(messages: list[dict[str, Any]], opts: Options) -> tuple[list[dict[
             add("user", [_tool_result(m, opts)])
         else:
             opts.unsupported(f"messages.role.{role}", "legacy function messages are not translated")
+    answer_unfinished_calls(out)
     return system, out
+
+
+#: what a tool call the client never answered gets as its result
+NO_OUTPUT = "(no output: the call was not completed)"
+
+
+def answer_unfinished_calls(messages: list[dict[str, Any]]) -> None:
+    """Anthropic's rule: every ``tool_use`` needs its ``tool_result`` at the start of the very next user
+    message, or the request is refused (400). A client can drop the output (Codex compacting mid-turn),
+    so an unanswered call gets an error result saying so: the provider accepts it, the model knows."""
+    i = 0
+    while i < len(messages):
+        m = messages[i]
+        ids = [b.get("id") for b in m["content"] if m["role"] == "assistant" and b.get("type") == "tool_use"]
+        if ids:
+            nxt = messages[i + 1] if i + 1 < len(messages) and messages[i + 1]["role"] == "user" else None
+            if nxt is None:
+                nxt = {"role": "user", "content": []}
+                messages.insert(i + 1, nxt)
+            blocks = nxt["content"]
+            lead = 0                               # tool results lead the user message
+            while lead < len(blocks) and blocks[lead].get("type") == "tool_result":
+                lead += 1
+            answered = {b.get("tool_use_id") for b in blocks[:lead]}
+            blocks[lead:lead] = [{"type": "tool_result", "tool_use_id": tid, "is_error": True,
+                                  "content": NO_OUTPUT} for tid in ids if tid not in answered]
+        i += 1
 
 
 def _tools(body: dict[str, Any], out: dict[str, Any], opts: Options) -> None:

@@ -129,7 +129,43 @@ def _contents(messages: list[dict[str, Any]], opts: Options) -> tuple[list[dict[
             add("user", [{"functionResponse": fr}])
         else:
             opts.unsupported(f"messages.role.{role}", "legacy function messages are not translated")
+    answer_unfinished_calls(contents)
     return system, contents
+
+
+#: what a function call the client never answered gets as its response's error
+NO_OUTPUT = "(no output: the call was not completed)"
+
+
+def answer_unfinished_calls(contents: list[dict[str, Any]]) -> None:
+    """Gemini's rule: a functionCall turn is followed right away by a user turn with one functionResponse
+    per call, or the request is refused (400). A client can drop the output (Codex compacting mid-turn),
+    so an unanswered call gets a response with an ``error``: the provider accepts it, the model knows."""
+    i = 0
+    while i < len(contents):
+        calls = [p["functionCall"] for p in contents[i]["parts"]
+                 if contents[i]["role"] == "model" and isinstance(p.get("functionCall"), dict)]
+        if calls:
+            nxt = contents[i + 1] if i + 1 < len(contents) and contents[i + 1]["role"] == "user" else None
+            if nxt is None:
+                nxt = {"role": "user", "parts": []}
+                contents.insert(i + 1, nxt)
+            parts = nxt["parts"]
+            lead = 0                               # function responses lead the user turn
+            while lead < len(parts) and "functionResponse" in parts[lead]:
+                lead += 1
+            answered = [p["functionResponse"] for p in parts[:lead]]
+            missing = [c for c in calls if not _answered(c, answered)]
+            parts[lead:lead] = [{"functionResponse": {**({"id": c["id"]} if c.get("id") else {}),
+                                                      "name": c.get("name", ""), "response": {"error": NO_OUTPUT}}}
+                                for c in missing]
+        i += 1
+
+
+def _answered(call: dict[str, Any], responses: list[dict[str, Any]]) -> bool:
+    if call.get("id"):
+        return any(r.get("id") == call["id"] for r in responses)
+    return any(r.get("name") == call.get("name") for r in responses)
 
 
 def _tool_config(body: dict[str, Any], opts: Options) -> dict[str, Any] | None:

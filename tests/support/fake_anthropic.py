@@ -43,6 +43,23 @@ def version_problem(body: dict) -> str | None:
     return None
 
 
+def tool_pairing_problem(body: dict) -> str | None:
+    """Anthropic's rule, as its 400 message: each ``tool_use`` has its ``tool_result`` in the next message."""
+    msgs = body.get("messages") or []
+    for i, m in enumerate(msgs):
+        content = m.get("content") if isinstance(m.get("content"), list) else []
+        ids = [b.get("id") for b in content if m.get("role") == "assistant" and b.get("type") == "tool_use"]
+        nxt = msgs[i + 1] if i + 1 < len(msgs) else {}
+        nxt_content = nxt.get("content") if isinstance(nxt.get("content"), list) else []
+        answered = {b.get("tool_use_id") for b in nxt_content if b.get("type") == "tool_result"}
+        missing = [x for x in ids if x not in answered]
+        if missing:
+            return (f"messages.{i + 1}: `tool_use` ids were found without `tool_result` blocks immediately "
+                    f"after: {', '.join(missing)}. Each `tool_use` block must have a corresponding "
+                    f"`tool_result` block in the next message.")
+    return None
+
+
 class FakeAnthropic(FakeUpstream):
     provider = "anthropic"
 
@@ -107,11 +124,12 @@ class FakeAnthropic(FakeUpstream):
 
     # ------------------------------------------------------------------ routes
     async def messages(self, request, rec, b: Behavior):
-        if (rec.headers.get("anthropic-version") or "") >= STRICT_VERSION:
+        problem = tool_pairing_problem(rec.body or {})
+        if problem is None and (rec.headers.get("anthropic-version") or "") >= STRICT_VERSION:
             problem = version_problem(rec.body or {})
-            if problem:
-                return JsonReply({"type": "error", "error": {"type": "invalid_request_error", "message": problem},
-                                  "request_id": new_id("req_fake", 20)}, status=400)
+        if problem:
+            return JsonReply({"type": "error", "error": {"type": "invalid_request_error", "message": problem},
+                              "request_id": new_id("req_fake", 20)}, status=400)
         blocks = self._blocks(b)
         stop = b.finish_reason or ("tool_use" if any(x["type"] == "tool_use" for x in blocks) else "end_turn")
         if not (rec.body or {}).get("stream"):

@@ -142,8 +142,25 @@ class FakeGemini(FakeUpstream):
             out["createTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
         return out
 
+    def refusal(self, rec) -> JsonReply | None:
+        """Gemini's rule, as its 400: a functionCall turn is followed by one functionResponse per call."""
+        contents = (rec.body or {}).get("contents") or []
+        for i, c in enumerate(contents):
+            calls = sum(1 for p in c.get("parts") or [] if c.get("role") == "model" and "functionCall" in p)
+            nxt = contents[i + 1] if i + 1 < len(contents) else {}
+            answers = sum(1 for p in nxt.get("parts") or [] if "functionResponse" in p)
+            if calls and answers != calls:
+                msg = ("Please ensure that function response turn comes immediately after a function call turn."
+                       if not answers else
+                       "Please ensure that the number of function response parts is equal to the number of "
+                       "function call parts of the function call turn.")
+                return JsonReply({"error": {"code": 400, "message": msg, "status": "INVALID_ARGUMENT"}}, status=400)
+        return None
+
     # ------------------------------------------------------------------ routes
     async def generate(self, request, rec, b: Behavior):
+        if (refused := self.refusal(rec)) is not None:
+            return refused
         parts = []
         if b.reasoning is not None:
             parts.append({"text": b.reasoning, "thought": True})
@@ -154,6 +171,8 @@ class FakeGemini(FakeUpstream):
         return JsonReply(self._chunk(rec, b, parts, b.finish_reason or "STOP", True, new_id("", 22)))
 
     async def stream_generate(self, request, rec, b: Behavior):
+        if (refused := self.refusal(rec)) is not None:
+            return refused
         rid = new_id("", 22)
         part_lists: list[list[dict]] = []
         if b.reasoning is not None:
