@@ -46,13 +46,18 @@ async def test_console_end_to_end(fake_openai, fake_issuer, tmp_path, driver):
         for row in ledger:
             spend_by_team[row["team"]] = spend_by_team.get(row["team"], 0.0) + row["cost_usd"]
 
+        def heading_is(text: str) -> None:
+            """After a click the old page's heading may still be there (then stale): wait for the new one."""
+            WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+                          ).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == text)
+
         def sign_in() -> list[float]:
             driver.get(gw.url + "/console/")
             assert driver.current_url.endswith("/console/login")
             driver.save_screenshot(str(shots / "01-sign-in.png"))
             driver.find_element(By.NAME, "token").send_keys(ADMIN)
             driver.find_element(By.CSS_SELECTOR, "form.login button").click()
-            assert driver.find_element(By.TAG_NAME, "h1").text == "Usage and spend"
+            heading_is("Usage and spend")
             bars = driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")
             driver.save_screenshot(str(shots / "02-usage-by-team.png"))
             return [(b.get_attribute("data-series"), float(b.get_attribute("data-value"))) for b in bars]
@@ -132,7 +137,7 @@ async def test_console_end_to_end(fake_openai, fake_issuer, tmp_path, driver):
             fake_issuer.user = {"sub": "u-42", "email": "fin@example.com", "groups": ["finance"]}
             driver.get(gw.url + "/console/login")
             driver.find_element(By.LINK_TEXT, "Sign in with corp").click()
-            assert driver.find_element(By.TAG_NAME, "h1").text == "Usage and spend"
+            heading_is("Usage and spend")
             driver.get(gw.url + "/console/keys")
             driver.save_screenshot(str(shots / "10-signed-in-viewer.png"))
             return driver.page_source
