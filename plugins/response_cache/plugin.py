@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
@@ -157,11 +158,17 @@ async def relaygate_shutdown(gateway: Gateway) -> None:
 
 
 @hookimpl
-async def relaygate_answer_request(ctx: RequestContext, route: Route) -> StoredAnswer | None:
+def relaygate_answer_request(ctx: RequestContext, route: Route) -> Awaitable[StoredAnswer | None] | None:
+    # Plain def: an endpoint without a cache (most) costs no coroutine per request.
     config: EndpointCacheConfig | None = getattr(route.endpoint, "cache", None)
     stores = ctx.gateway.stash.get(STORES)
     if config is None or config.mode == "off" or stores is None or route.exchange.local:
         return None
+    return _answer(ctx, route, config, stores)
+
+
+async def _answer(ctx: RequestContext, route: Route, config: EndpointCacheConfig,
+                  stores: Stores) -> StoredAnswer | None:
     asked = ctx.request.headers.get(HEADER, "").strip().lower()
     if asked == BYPASS or why_not_cacheable(ctx.body or {}, deterministic_only=config.deterministic_only,
                                             forced=asked == "use"):
