@@ -42,7 +42,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 600) -> None:
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 600, any_answer: bool = False) -> None:
     deadline = time.monotonic() + seconds
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
@@ -50,7 +50,7 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 6
                 raise SystemExit(f"gateway exited with {proc.returncode}")
             try:
                 async with session.get(url + "/readyz") as r:
-                    if r.status == 200:
+                    if r.status == 200 or any_answer:     # the passthrough relays /readyz to the fake
                         return
             except aiohttp.ClientError:
                 pass
@@ -93,6 +93,8 @@ async def main() -> None:
     ap.add_argument("--stream", action="store_true", help="streaming requests (20 chunks each)")
     ap.add_argument("--repo", default=str(HERE.parents[1]), help="checkout whose gateway is measured")
     ap.add_argument("--tracing", action="store_true", help="tracing on: OTLP/HTTP to a receiver in this process")
+    ap.add_argument("--passthrough", action="store_true",
+                    help="measure the harness's bare aiohttp passthrough instead (the same requests, same fake)")
     args = ap.parse_args()
 
     fake = await FakeOpenAI().start()
@@ -111,11 +113,14 @@ async def main() -> None:
            "PYTHONPATH": args.repo, **otel}
     env.pop("ANTHROPIC_API_KEY", None)
     env.pop("GEMINI_API_KEY", None)
-    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/callgrind.out.%p",
-           sys.executable, "-m", "proxy", "serve", "--port", str(port)]
+    served = [sys.executable, "-m", "proxy", "serve", "--port", str(port)]
+    if args.passthrough:   # the fake serves /v1/...; the passthrough appends the client's path to its upstream
+        served = [sys.executable, str(HERE / "harness" / "aiohttp_proxy.py"),
+                  fake.base_url.removesuffix("/v1"), "--port", str(port)]
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/callgrind.out.%p", *served]
     proc = subprocess.Popen(cmd, cwd=args.repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        await wait_ready(url, proc)
+        await wait_ready(url, proc, any_answer=args.passthrough)
         async with aiohttp.ClientSession() as session:
             await send(session, url, args.warmup, args.stream)
             for f in Path(work).glob("callgrind.out*"):
@@ -126,7 +131,7 @@ async def main() -> None:
             callgrind("-d", str(proc.pid))
         total = total_instructions(work)
         what = "stream" if args.stream else "request"
-        print(f"repo: {args.repo}")
+        print("bare aiohttp passthrough" if args.passthrough else f"repo: {args.repo}")
         print(f"{args.requests} {what}s: {total:,} instructions; {total // args.requests:,} per {what}"
               + (f"; {chunks} client reads" if args.stream else ""))
         if receiver is not None:
