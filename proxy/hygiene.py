@@ -132,20 +132,27 @@ def path_segment(value: str) -> str:
 def check_upstream_url(provider: Provider, url: str) -> None:
     """The URL must be the provider's base URL plus a clean path and only the query parameters the
     provider declares (raise RequestRejected)."""
-    base = provider.base_url
+    refusal = _url_refusal(provider.base_url, provider.query_keys, url)
+    if refusal is not None:
+        message, param = refusal
+        raise RequestRejected(message.format(name=provider.name), param=param)
+
+
+@lru_cache(maxsize=4096)        # a route calls the same few URLs: the verdict is a pure function of these
+def _url_refusal(base: str, query_keys: frozenset[str], url: str) -> tuple[str, str | None] | None:
     if not url.startswith(base) or (len(url) > len(base) and url[len(base)] not in "/?"):
-        raise RequestRejected(f"provider {provider.name!r}: the upstream URL left its configured base URL")
+        return "provider {name!r}: the upstream URL left its configured base URL", None
     rest = url[len(base):]
     path, _, query = rest.partition("?")
     if _BAD_PATH.search(path) or _BAD_CHARS.search(rest):
-        raise RequestRejected("the model or a path parameter contains characters that would change the "
-                              "upstream path (dot segments, encoded dots or slashes, backslashes, '#', "
-                              "whitespace or control characters)", param="model")
+        return ("the model or a path parameter contains characters that would change the "
+                "upstream path (dot segments, encoded dots or slashes, backslashes, '#', "
+                "whitespace or control characters)", "model")
     keys = [k for k, _ in parse_qsl(query, keep_blank_values=True)]
-    if len(set(keys)) != len(keys) or not provider.query_keys.issuperset(keys):
-        raise RequestRejected(f"provider {provider.name!r}: the upstream URL would carry query parameters "
-                              "the provider does not use (the model or a path parameter is malformed)",
-                              param="model")
+    if len(set(keys)) != len(keys) or not query_keys.issuperset(keys):
+        return ("provider {name!r}: the upstream URL would carry query parameters "
+                "the provider does not use (the model or a path parameter is malformed)", "model")
+    return None
 
 
 @lru_cache(maxsize=64)

@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from proxy.errors import RequestRejected
+from proxy.fits import fits
 
 Schema = dict[str, Any]
 
@@ -54,6 +55,12 @@ def _join(path: str, key: str | int) -> str:
 
 def check(value: Any, schema: Schema, path: str = "") -> None:
     """Raise RequestRejected naming the first field of *value* that does not fit *schema*."""
+    if not fits(value, schema):
+        _explain(value, schema, path)
+
+
+def _explain(value: Any, schema: Schema, path: str = "") -> None:
+    """The checker that names what is wrong: walks with paths, so it runs only on bodies that do not fit."""
     if "anyOf" in schema:
         _any_of(value, schema["anyOf"], path)
     kinds = schema.get("type")
@@ -82,7 +89,7 @@ def check(value: Any, schema: Schema, path: str = "") -> None:
         items = schema.get("items")
         if items:
             for i, item in enumerate(value):
-                check(item, items, _join(path, i))
+                _explain(item, items, _join(path, i))
     elif isinstance(value, dict):
         _object(value, schema, path)
 
@@ -96,9 +103,9 @@ def _object(value: dict[str, Any], schema: Schema, path: str) -> None:
     for key, item in value.items():
         sub = props.get(key)
         if sub is not None:
-            check(item, sub, _join(path, key))
+            _explain(item, sub, _join(path, key))
         elif isinstance(extra, dict):
-            check(item, extra, _join(path, key))
+            _explain(item, extra, _join(path, key))
 
 
 def _any_of(value: Any, branches: list[Schema], path: str) -> None:
@@ -106,7 +113,7 @@ def _any_of(value: Any, branches: list[Schema], path: str) -> None:
     if isinstance(tag, str):
         for branch in branches:
             if tag in branch.get("properties", {}).get("type", {}).get("enum", ()):
-                check(value, branch, path)         # the branch the object names: errors point inside it
+                _explain(value, branch, path)      # the branch the object names: errors point inside it
                 return
     fitting = [b for b in branches if _fits_type(value, b)]
     if not fitting:
@@ -116,7 +123,7 @@ def _any_of(value: Any, branches: list[Schema], path: str) -> None:
     first: RequestRejected | None = None
     for branch in fitting:
         try:
-            check(value, branch, path)
+            _explain(value, branch, path)
             return
         except RequestRejected as exc:
             first = first or exc

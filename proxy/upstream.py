@@ -38,6 +38,7 @@ from proxy.stash import StashKey
 from proxy.taps import RESPONSE_CAPTURE as RESPONSE_CAPTURE  # its old home: plugins import it from here
 from proxy.taps import response_tap, tee
 from proxy.usage import Usage
+from proxy.watchdog import Watchdog
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
@@ -50,50 +51,6 @@ _SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",     # tell nginx-style fronts not to buffer either
 }
-
-
-class Watchdog:
-    """Fires *on_stall* when no chunk arrived for *idle* seconds or *total* ran out.
-
-    One timer per attempt, re-armed lazily: a chunk only stores the time.
-    """
-
-    __slots__ = ("_loop", "clock", "_idle", "_deadline", "last", "_handle", "_on_stall", "fired")
-
-    def __init__(self, idle: float, total: float, on_stall: Callable[[str], None]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.clock = self._loop.time
-        now = self.clock()
-        self._idle = idle
-        self._deadline = now + total
-        self.last = now
-        self._on_stall = on_stall
-        self.fired = ""
-        self._handle = self._loop.call_at(min(now + idle, self._deadline), self._check)
-
-    def kick(self) -> None:
-        self.last = self._loop.time()
-
-    def _check(self) -> None:
-        now = self._loop.time()
-        if now >= self._deadline:
-            self.fired = "total"
-        elif now - self.last >= self._idle:
-            self.fired = "idle"
-        else:
-            self._handle = self._loop.call_at(min(self.last + self._idle, self._deadline), self._check)
-            return
-        self._on_stall(self.fired)
-
-    def cut(self, why: str) -> None:
-        """End the attempt now (shutdown): the relay sees the provider's stream break."""
-        if not self.fired:
-            self.fired = why
-            self._handle.cancel()
-            self._on_stall(why)
-
-    def cancel(self) -> None:
-        self._handle.cancel()
 
 
 @dataclass(slots=True)
@@ -137,25 +94,32 @@ def _client_timeout(connect: float | None) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, connect=connect, sock_read=None)    # immutable: shared
 
 
-async def _open(gateway: Gateway, route: Route, ureq: UpstreamRequest) -> aiohttp.ClientResponse:
+async def _open(gateway: Gateway, route: Route, ureq: UpstreamRequest, watchdog: Watchdog) -> aiohttp.ClientResponse:
     """Send the request; wait for response headers within connect + first-byte timeouts."""
     assert gateway.session is not None
     timeouts = route.endpoint.timeouts
     name = route.provider.name
+    task = asyncio.current_task()
+    assert task is not None
+    cancelling = task.cancelling()
     try:
-        async with asyncio.timeout(timeouts.first_byte_seconds):
-            # Never follow a redirect: it would carry our credentials to a host nobody configured.
-            return await gateway.session.request(
-                ureq.method, ureq.url, headers=ureq.headers, data=ureq.body, allow_redirects=False,
-                timeout=_client_timeout(timeouts.connect_seconds))
-    except TimeoutError:
-        raise UpstreamTimeout(f"provider {name!r} sent no response headers within "
-                              f"{timeouts.first_byte_seconds:g}s") from None
+        # Never follow a redirect: it would carry our credentials to a host nobody configured.
+        response = await gateway.session.request(
+            ureq.method, ureq.url, headers=ureq.headers, data=ureq.body, allow_redirects=False,
+            timeout=_client_timeout(timeouts.connect_seconds))
+    except asyncio.CancelledError:
+        # The watchdog's first-byte cancel (and nobody else's, as asyncio.timeout decides) is a timeout.
+        if watchdog.fired == "first_byte" and task.uncancel() <= cancelling:
+            waited = min(timeouts.first_byte_seconds, timeouts.total_seconds)
+            raise UpstreamTimeout(f"provider {name!r} sent no response headers within {waited:g}s") from None
+        raise
     except aiohttp.ClientConnectorError as exc:
         raise UpstreamUnavailable(f"cannot connect to provider {name!r}: "
                                   f"{exc.os_error.strerror or type(exc.os_error).__name__}") from None
     except aiohttp.ClientError as exc:
         raise UpstreamUnavailable(f"provider {name!r} failed before answering: {type(exc).__name__}") from None
+    watchdog.opened()
+    return response
 
 
 #: told of every attempt before its provider call (the ledger's crash journal)
@@ -201,11 +165,16 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
         add_headers(ureq.headers, gateway.hooks.attempt_started(ctx, route, att))
     if (started := gateway.stash.get(ATTEMPT_STARTED)) is not None:
         started(ctx, route, att)              # the crash journal
+    upstream: aiohttp.ClientResponse | None = None
+
+    def stalled(_why: str) -> None:               # only once the headers arrived: before, the wait is cancelled
+        if upstream is not None:
+            upstream.close()
+    t = route.endpoint.timeouts
+    watchdog = Watchdog(t.first_byte_seconds, t.idle_seconds, t.total_seconds, stalled)
     try:
-        upstream = await _open(gateway, route, ureq)
+        upstream = await _open(gateway, route, ureq, watchdog)
         att.status = upstream.status
-        t = route.endpoint.timeouts
-        watchdog = Watchdog(t.idle_seconds, t.total_seconds, lambda _why: upstream.close())
         try:
             if upstream.status >= 400:
                 data = await _read_limited(upstream, 1 << 20, route.provider.name)
@@ -228,7 +197,6 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
                                       f"({watchdog.fired} timeout)") from None
             raise UpstreamProtocolError(f"provider {route.provider.name!r} broke the response") from None
         finally:
-            watchdog.cancel()
             upstream.close()
     except GatewayError as exc:
         att.error = getattr(exc, "reason", exc.type)
@@ -243,6 +211,7 @@ async def forward(gateway: Gateway, ctx: RequestContext, route: Route, attempt: 
         att.outcome = att.outcome or stream_end.cancelled_outcome(gateway)
         raise
     finally:
+        watchdog.cancel()
         await gateway.hooks.record_usage(ctx, make_record(ctx, route, att))
 
 
