@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from proxy.answers import StoredAnswer
+    from proxy.config import EndpointConfig
     from proxy.context import Principal, RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
     from proxy.upstream import Attempt
@@ -30,6 +33,17 @@ def for_apis(*api_ids: str) -> Callable[[F], F]:
     rather than by a test inside the implementation on every request."""
     def mark(fn: F) -> F:
         fn.relaygate_apis = frozenset(api_ids)  # type: ignore[attr-defined]
+        return fn
+    return mark
+
+
+def active_when(test: Callable[[Gateway, EndpointConfig | None], bool]) -> Callable[[F], F]:
+    """Mark a per-request hook implementation as having work only where *test* holds for the
+    current configuration and the request's endpoint (None before routing, or when the request
+    never got one). The stage asks once per endpoint and configuration (a reload asks again),
+    so a feature nobody configured costs no call at all."""
+    def mark(fn: F) -> F:
+        fn.relaygate_active_when = test  # type: ignore[attr-defined]
         return fn
     return mark
 
@@ -73,51 +87,40 @@ class FastHook:
     a second. Wrapper implementations are not supported on them.
     """
 
-    __slots__ = ("impls", "fns", "_apis", "_by_api")
+    __slots__ = ("impls", "_apis", "_tests", "_by_request")
 
     def __init__(self, caller: Any, argnames: tuple[str, ...]) -> None:
         self.impls: list[tuple[Any, str]] = []
         self._apis: list[frozenset[str] | None] = []
+        self._tests: list[Callable[[Gateway, EndpointConfig | None], bool] | None] = []
         for impl in reversed(caller.get_hookimpls()):      # pluggy calls LIFO
             if impl.hookwrapper or impl.wrapper:
                 raise TypeError(f"{caller.name}: wrapper implementations ({impl.plugin_name}) are not supported")
             self.impls.append((_positional(impl.function, tuple(argnames.index(a) for a in impl.argnames),
                                            len(argnames)), impl.plugin_name))
             self._apis.append(getattr(impl.function, "relaygate_apis", None))
-        #: every implementation as ``fn(*args)`` with all the stage's arguments, in call order
-        self.fns = tuple(fn for fn, _ in self.impls)
-        self._by_api: dict[str, tuple[tuple[Any, str], ...]] = {}
+            self._tests.append(getattr(impl.function, "relaygate_active_when", None))
+        self._by_request: dict[tuple[str, int], tuple[EndpointConfig | None, tuple[tuple[Any, str], ...]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.impls)
 
-    def for_api(self, api_id: str) -> tuple[tuple[Any, str], ...]:
-        """The (fn, plugin name) pairs with work for requests in *api_id* (see :func:`for_apis`)."""
-        found = self._by_api.get(api_id)
-        if found is None:
-            found = self._by_api[api_id] = tuple(
-                impl for impl, apis in zip(self.impls, self._apis) if apis is None or api_id in apis)
-        return found
+    def for_request(self, ctx: RequestContext) -> tuple[tuple[Any, str], ...]:
+        """The (fn, plugin name) pairs with work for *ctx*'s wire format (see :func:`for_apis`) and
+        endpoint under the current configuration (see :func:`active_when`), in call order."""
+        endpoint = ctx.endpoint
+        key = (ctx.api.id, id(endpoint))
+        found = self._by_request.get(key)
+        if found is not None and found[0] is endpoint:
+            return found[1]
+        impls = tuple(impl for impl, apis, test in zip(self.impls, self._apis, self._tests)
+                      if (apis is None or ctx.api.id in apis) and (test is None or test(ctx.gateway, endpoint)))
+        self._by_request[key] = (endpoint, impls)
+        return impls
 
-    def call(self, *args: Any) -> list[Any]:
-        return [fn(*args) for fn in self.fns]
-
-    def first(self, *args: Any) -> Any:
-        for fn in self.fns:
-            r = fn(*args)
-            if r is not None:
-                return r
-        return None
-
-    async def each_isolated(self, log_what: str, *args: Any) -> None:
-        """Call all, awaiting results; one implementation's failure never stops the others."""
-        for fn, name in self.impls:
-            try:
-                r = fn(*args)
-                if r is not None and inspect.isawaitable(r):
-                    await r
-            except Exception:
-                log.exception("%s hook of %s failed", log_what, name)
+    def forget(self) -> None:
+        """The configuration changed: decide again which implementations have work."""
+        self._by_request.clear()
 
 
 def _positional(fn: Any, idx: tuple[int, ...], nargs: int) -> Any:
@@ -148,10 +151,9 @@ class Hooks:
         self._attempt = FastHook(h.relaygate_attempt_started, ("ctx", "route", "attempt"))
         self._record = FastHook(h.relaygate_record_usage, ("ctx", "record"))
         self._finished = FastHook(h.relaygate_request_finished, ("ctx",))
-        self.has_response_transformers = bool(self._transform)
+        self._stages = (self._authenticate, self._validate, self._select, self._admit, self._answer, self._prepare,
+                        self._transform, self._attempt, self._record, self._finished)
         self.has_attempt_listeners = bool(self._attempt)
-        self.has_answerers = bool(self._answer)
-        self.has_body_preparers = bool(self._prepare)
 
     # -- start-up
     async def startup(self, gateway: Gateway) -> None:
@@ -169,10 +171,12 @@ class Hooks:
 
     async def config_loaded(self, gateway: Gateway) -> None:
         await _await_all(self._h.relaygate_config_loaded(gateway=gateway))
+        for stage in self._stages:
+            stage.forget()
 
     # -- per request
     async def authenticate(self, ctx: RequestContext) -> Principal | None:
-        results = self._authenticate.call(ctx)
+        results = [fn(ctx) for fn, _ in self._authenticate.for_request(ctx)]
         found = None
         for r in results:
             if r is not None:
@@ -183,29 +187,40 @@ class Hooks:
         return found
 
     async def validate_request(self, ctx: RequestContext) -> None:
-        impls = self._validate.for_api(ctx.api.id)
+        impls = self._validate.for_request(ctx)
         if impls:
             results = [fn(ctx) for fn, _ in impls]
             if results.count(None) < len(results):      # only then is there anything to await
                 await _await_all(results)
 
     def select_route(self, ctx: RequestContext, candidates: list[Route]) -> Route | None:
-        return self._select.first(ctx, candidates)  # type: ignore[no-any-return]
+        for fn, _ in self._select.for_request(ctx):
+            r = fn(ctx, candidates)
+            if r is not None:
+                return r  # type: ignore[no-any-return]
+        return None
 
     async def admit_request(self, ctx: RequestContext, route: Route) -> None:
-        impls = self._admit.for_api(ctx.api.id)
+        impls = self._admit.for_request(ctx)
         if impls:
             results = [fn(ctx, route) for fn, _ in impls]
             if results.count(None) < len(results):
                 await _await_all(results)
 
-    async def answer_request(self, ctx: RequestContext, route: Route) -> StoredAnswer | None:
-        """The first stored answer an implementation gives, or None (call the provider)."""
-        return await _first_non_none(self._answer.call(ctx, route))  # type: ignore[no-any-return]
+    def answer_request(self, ctx: RequestContext, route: Route) -> Awaitable[StoredAnswer | None] | None:
+        """The first stored answer an implementation gives (awaitable), or None when no
+        implementation has work for this endpoint (call the provider, no coroutine made)."""
+        impls = self._answer.for_request(ctx)
+        if not impls:
+            return None
+        return _first_non_none([fn(ctx, route) for fn, _ in impls])
+
+    def prepares_body(self, ctx: RequestContext) -> bool:
+        return bool(self._prepare.for_request(ctx))
 
     def prepare_upstream_body(self, ctx: RequestContext, route: Route, body: dict[str, Any]) -> dict[str, Any]:
         """*body* through every preparer in call order; one that fails leaves the body as it was."""
-        for fn, name in self._prepare.impls:
+        for fn, name in self._prepare.for_request(ctx):
             try:
                 changed = fn(ctx, route, body)
             except Exception:
@@ -215,10 +230,13 @@ class Hooks:
                 body = changed
         return body
 
+    def transforms_response(self, ctx: RequestContext) -> bool:
+        return bool(self._transform.for_request(ctx))
+
     async def transform_response(self, ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any] | None:
         """Chain the transformers in call order; the final body, or None when none changed it."""
         changed = None
-        for fn in self._transform.fns:
+        for fn, _ in self._transform.for_request(ctx):
             r = fn(ctx, body if changed is None else changed)
             if inspect.isawaitable(r):
                 r = await r
@@ -229,7 +247,7 @@ class Hooks:
     def attempt_started(self, ctx: RequestContext, route: Route, attempt: Attempt) -> dict[str, str]:
         """The headers the implementations add to this attempt's provider request."""
         extra: dict[str, str] = {}
-        for fn, name in self._attempt.impls:
+        for fn, name in self._attempt.for_request(ctx):
             try:
                 headers = fn(ctx, route, attempt)
             except Exception:               # an observer must never fail the provider call
@@ -241,7 +259,7 @@ class Hooks:
 
     async def record_usage(self, ctx: RequestContext, record: UsageRecord) -> None:
         # Every sink runs even if one fails: the ledger must get its row.
-        for fn, name in self._record.for_api(ctx.api.id):
+        for fn, name in self._record.for_request(ctx):
             try:
                 r = fn(ctx, record)
                 if r is not None and inspect.isawaitable(r):
@@ -250,7 +268,7 @@ class Hooks:
                 log.exception("record_usage hook of %s failed", name)
 
     def request_finished(self, ctx: RequestContext) -> None:
-        for fn, name in self._finished.for_api(ctx.api.id):
+        for fn, name in self._finished.for_request(ctx):
             try:
                 fn(ctx)
             except Exception:

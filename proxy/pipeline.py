@@ -93,7 +93,7 @@ async def handle(gateway: Gateway, sroute: SurfaceRoute, request: web.Request,
         route = hooks.select_route(ctx, healthy) or healthy[0]
         ctx.route = route
         await hooks.admit_request(ctx, route)
-        if hooks.has_answerers and (stored := await hooks.answer_request(ctx, route)) is not None:
+        if (lookup := hooks.answer_request(ctx, route)) is not None and (stored := await lookup) is not None:
             response = await answers.replay(gateway, ctx, route, stored)      # e.g. the response cache
             ctx.status = response.status
             return response

@@ -139,7 +139,7 @@ def upstream_body(ctx: RequestContext, route: Route) -> dict[str, Any]:
                             coding_agent=ctx.stash.get(CODING_AGENT, False),
                             api_version=route.provider.config.api_version or "")
     body = route.exchange.request(ctx.body, model=route.upstream_model, options=opts)
-    if ctx.gateway.hooks.has_body_preparers:          # e.g. prompt-cache breakpoints (plugins/prompt_cache)
+    if ctx.gateway.hooks.prepares_body(ctx):          # e.g. prompt-cache breakpoints (plugins/prompt_cache)
         body = ctx.gateway.hooks.prepare_upstream_body(ctx, route, body)
     if opts.dropped:
         ctx.response_headers[DROPPED_HEADER] = ",".join(opts.dropped)
@@ -252,7 +252,7 @@ async def _relay_body(gateway: Gateway, ctx: RequestContext, route: Route,
     if client_body is not None:
         ctx.stash[TRANSLATED_RESPONSE] = lambda: client_body
         data = orjson.dumps(client_body)
-    if gateway.hooks.has_response_transformers:     # guardrails on output: mask, or refuse (raises)
+    if gateway.hooks.transforms_response(ctx):     # guardrails on output: mask, or refuse (raises)
         changed = await gateway.hooks.transform_response(ctx, parsed if client_body is None else client_body)
         if changed is not None:
             data = orjson.dumps(changed)

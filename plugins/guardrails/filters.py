@@ -25,6 +25,7 @@ from plugins.guardrails.config import GuardrailRule
 from plugins.guardrails.detectors import DESCRIPTIONS, Matcher, expand, keyword_detector
 from plugins.guardrails.fields import INPUT_KEYS, OUTPUT_KEYS, text_fields
 from proxy import hookimpl
+from proxy.hooks import active_when
 from proxy.errors import RequestRejected
 from proxy.stash import StashKey
 
@@ -128,7 +129,16 @@ def relaygate_config_loaded(gateway: Gateway) -> None:
     gateway.stash[SPLIT_RULES] = {}
 
 
+def _has_input_rules(gateway: Gateway, endpoint: EndpointConfig | None) -> bool:
+    return endpoint is not None and bool(_split_rules(gateway, gateway.settings, endpoint)[0])
+
+
+def _has_output_rules(gateway: Gateway, endpoint: EndpointConfig | None) -> bool:
+    return endpoint is not None and bool(_split_rules(gateway, gateway.settings, endpoint)[1])
+
+
 @hookimpl
+@active_when(_has_input_rules)
 def relaygate_validate_request(ctx: RequestContext) -> None:
     if ctx.endpoint is None or not isinstance(ctx.body, dict):
         return
@@ -138,6 +148,7 @@ def relaygate_validate_request(ctx: RequestContext) -> None:
 
 
 @hookimpl
+@active_when(_has_output_rules)
 def relaygate_transform_response(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any] | None:
     if ctx.endpoint is None or not isinstance(body, dict):
         return None

@@ -35,11 +35,13 @@ from plugins.limits.windows import BudgetCharge, LimiterBackend, MemoryBackend, 
 from plugins.limits.worst_case import hold_rates, hold_seconds, output_bound, worst_case_usd
 from plugins.metrics.prometheus import METRICS
 from proxy import hookimpl
+from proxy.hooks import active_when
 from proxy.errors import GatewayError, LimitExceeded, PermissionDenied
 from proxy.gateway import DEPENDENCY_CHECKS, HEALTH_CHECKS
 from proxy.stash import StashKey
 
 if TYPE_CHECKING:
+    from proxy.config import EndpointConfig
     from proxy.context import RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
     from proxy.sections import Spec
@@ -188,7 +190,13 @@ def _count_refusal(ctx: RequestContext, label: str) -> None:
         metrics.inc(metrics.m.rate_limited, (ctx.surface, endpoint, label))
 
 
+def _has_rules(gateway: Gateway, endpoint: EndpointConfig | None) -> bool:
+    limiter = gateway.stash.get(LIMITER)
+    return limiter is not None and not limiter.rules.empty
+
+
 @hookimpl
+@active_when(_has_rules)
 def relaygate_admit_request(ctx: RequestContext, route: Route) -> Any:
     limiter = ctx.gateway.stash.get(LIMITER)
     if limiter is None or limiter.rules.empty or ctx.principal is None:

@@ -20,10 +20,13 @@ from plugins.payloads.config import PayloadLoggingConfig
 from plugins.payloads.redact import cap, render
 from plugins.payloads.stream_redact import redact_stream
 from proxy import hookimpl
+from proxy.hooks import active_when
 from proxy.stash import StashKey
 from proxy.upstream import RESPONSE_CAPTURE
 
 if TYPE_CHECKING:
+    from proxy.config import EndpointConfig
+    from proxy.gateway import Gateway
     from collections.abc import Callable
 
     from proxy.context import RequestContext, UsageRecord
@@ -80,7 +83,13 @@ def relaygate_endpoint_fields() -> dict[str, Spec]:
     return {"payload_logging": PayloadLoggingConfig}
 
 
+def _sampling(gateway: Gateway, endpoint: EndpointConfig | None) -> bool:
+    cfg = getattr(endpoint, "payload_logging", None)
+    return cfg is not None and cfg.enabled
+
+
 @hookimpl
+@active_when(_sampling)
 def relaygate_validate_request(ctx: RequestContext) -> None:
     cfg = ctx.endpoint.payload_logging if ctx.endpoint is not None else None  # type: ignore[attr-defined]
     if cfg is None or not cfg.enabled or random.random() >= cfg.sample_rate:

@@ -13,6 +13,7 @@ from plugins.prompt_cache.breakpoints import add_breakpoints
 from plugins.prompt_cache.config import PromptCacheConfig
 from plugins.prompt_cache.stabilizer import stabilize
 from proxy import hookimpl
+from proxy.hooks import active_when
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext, Route
@@ -25,6 +26,7 @@ def relaygate_endpoint_fields() -> dict[str, Spec]:
 
 
 @hookimpl
+@active_when(lambda gateway, endpoint: getattr(endpoint, "prompt_cache", None) is not None)
 def relaygate_prepare_upstream_body(ctx: RequestContext, route: Route, body: dict[str, Any]) -> dict[str, Any] | None:
     config: PromptCacheConfig | None = getattr(route.endpoint, "prompt_cache", None)
     if config is None:

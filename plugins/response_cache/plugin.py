@@ -30,12 +30,14 @@ from plugins.response_cache.backends import Backend, MemoryBackend, RedisBackend
 from plugins.response_cache.config import EndpointCacheConfig, ResponseCacheConfig
 from plugins.response_cache.keys import cache_key, why_not_cacheable
 from proxy import hookimpl
+from proxy.hooks import active_when
 from proxy.answers import StoredAnswer
 from proxy.stash import StashKey
 from proxy.taps import RESPONSE_TAPS
 from proxy.usage import Usage
 
 if TYPE_CHECKING:
+    from proxy.config import EndpointConfig
     from proxy.context import Principal, RequestContext, Route
     from proxy.gateway import Gateway
     from proxy.sections import Spec
@@ -157,7 +159,13 @@ async def relaygate_shutdown(gateway: Gateway) -> None:
         await stores.close()
 
 
+def _cached(gateway: Gateway, endpoint: EndpointConfig | None) -> bool:
+    config: EndpointCacheConfig | None = getattr(endpoint, "cache", None)
+    return config is not None and config.mode != "off"
+
+
 @hookimpl
+@active_when(_cached)
 def relaygate_answer_request(ctx: RequestContext, route: Route) -> Awaitable[StoredAnswer | None] | None:
     # Plain def: an endpoint without a cache (most) costs no coroutine per request.
     config: EndpointCacheConfig | None = getattr(route.endpoint, "cache", None)
@@ -206,6 +214,7 @@ async def _lookup(stores: Stores, name: str, key: str) -> tuple[str, StoredAnswe
 
 
 @hookimpl
+@active_when(_cached)
 def relaygate_request_finished(ctx: RequestContext) -> None:
     pending = ctx.stash.get(PENDING)
     if pending is None or ctx.status != 200 or not ctx.attempts or pending.size > pending.limit:

@@ -20,6 +20,7 @@ from plugins.sso.config import JwtConfig
 from plugins.sso.jwks import IssuerKeys
 from plugins.sso.tokens import TokenRefused, principal_of, unverified_header, unverified_issuer, verify
 from proxy import hookimpl
+from proxy.hooks import active_when
 from proxy.errors import AuthenticationFailed
 from proxy.stash import StashKey
 
@@ -113,7 +114,12 @@ def _build(gateway: Gateway) -> None:
     gateway.stash[ISSUERS] = fresh
 
 
+def _issuers_configured(gateway: Gateway, endpoint: object) -> bool:
+    return bool(issuer_keys(gateway))
+
+
 @hookimpl(tryfirst=True)
+@active_when(_issuers_configured)
 def relaygate_authenticate(ctx: RequestContext) -> Awaitable[Principal | None] | None:
     if not ctx.gateway.stash.get(ISSUERS):
         return None

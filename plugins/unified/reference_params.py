@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from proxy import hookimpl
+from proxy.hooks import active_when, for_apis
 from proxy.errors import RequestRejected
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ def _harmless(value: Any, neutral: Any) -> bool:
 
 
 @hookimpl
+@for_apis(*REFERENCE_ONLY)
+@active_when(lambda gateway, endpoint: endpoint is not None and endpoint.unsupported_params != "drop")
 def relaygate_validate_request(ctx: RequestContext) -> None:
     """Refuse a reference-only value that a served model of the endpoint cannot honour."""
     fields = REFERENCE_ONLY.get(ctx.api.id)
