@@ -129,3 +129,46 @@ async def test_a_hook_for_one_format_is_not_called_for_others(fake_openai, tmp_p
         async with http.post(gw.url + "/v1/responses", headers=headers, json={"model": "chat", "input": "hi"}) as r:
             assert r.status == 200
     assert seen == [("finished", "openai.chat"), ("validate", "openai.responses"), ("record", "openai.responses")]
+
+
+async def test_a_hook_active_only_where_configured_is_decided_once_per_endpoint_and_config(
+        fake_openai, tmp_path, monkeypatch):
+    """``@active_when``: asked once per endpoint and configuration; never called where it says no;
+    a configuration change (``config_loaded``) asks again."""
+    from proxy.hooks import active_when
+
+    module = types.ModuleType("rg_test_active_when_plugin")
+    state = {"on": False, "asked": 0}
+    called: list[str] = []
+
+    def configured(gateway, endpoint):
+        state["asked"] += 1
+        return state["on"] and endpoint is not None
+
+    @hookimpl
+    @active_when(configured)
+    def relaygate_validate_request(ctx):
+        called.append(ctx.endpoint.name)
+
+    module.relaygate_validate_request = relaygate_validate_request
+    monkeypatch.setitem(sys.modules, "rg_test_active_when_plugin", module)
+    config = openai_config(fake_openai.base_url)
+    config["plugins"] = ["rg_test_active_when_plugin"]
+    settings = settings_for(config, ledger_path=str(tmp_path / "l.db"))
+    body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+    async with run_gateway(settings) as gw, aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bearer {TEST_KEY}"}
+
+        async def three_requests() -> None:
+            for _ in range(3):
+                async with http.post(gw.url + "/v1/chat/completions", headers=headers, json=body) as r:
+                    assert r.status == 200
+
+        await three_requests()
+        assert (called, state["asked"]) == ([], 1)
+        state["on"] = True                         # the configuration the test reads changed...
+        await three_requests()
+        assert (called, state["asked"]) == ([], 1)    # ...but nobody said so: still decided
+        await gw.gateway.hooks.config_loaded(gw.gateway)
+        await three_requests()
+        assert (called, state["asked"]) == (["chat"] * 3, 2)
