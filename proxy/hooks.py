@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
+from proxy.context import Principal
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from proxy.answers import StoredAnswer
     from proxy.config import EndpointConfig
-    from proxy.context import Principal, RequestContext, Route, UsageRecord
+    from proxy.context import RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
     from proxy.upstream import Attempt
 
@@ -180,7 +182,8 @@ class Hooks:
         found = None
         for r in results:
             if r is not None:
-                if inspect.isawaitable(r):          # rare: an async authenticator; await them all in order
+                # (a Principal is the usual answer: no awaitable check, which costs an ABC lookup)
+                if type(r) is not Principal and inspect.isawaitable(r):   # rare: an async authenticator
                     return await _first_non_none(results)  # type: ignore[no-any-return]
                 if found is None:
                     found = r

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from proxy.errors import RequestRejected
+
 if TYPE_CHECKING:
     from proxy.context import RequestContext
     from proxy.gateway import Gateway
@@ -31,8 +33,6 @@ class Resolved:
 
 def endpoint_from_model(ctx: RequestContext, gateway: Gateway) -> Resolved:
     """The unified and OpenAI-style surfaces name the endpoint in ``model``."""
-    from proxy.errors import RequestRejected
-
     body = ctx.body or {}
     model = body.get("model")
     if not isinstance(model, str) or not model:

@@ -50,7 +50,7 @@ def presented_keys(ctx: RequestContext) -> list[str]:
         value = headers.get(name, "")
         if value:
             found.append(value.strip())
-    key = ctx.request.query.get("key")
+    key = ctx.request.query.get("key") if ctx.request.query_string else None    # no query: no parse
     if key:
         found.append(key)
     return found
