@@ -10,8 +10,8 @@ SQLite thread) belongs to one stage. The markers' own cost is calibrated and sub
     python tests/bench/profile.py                    # 100 non-streaming chat requests
     python tests/bench/profile.py --stream           # 100 streams of 20 chunks
     python tests/bench/profile.py --repo DIR         # another checkout (before/after)
-    python tests/bench/profile.py --flame out.html   # also a pyinstrument profile (no valgrind),
-                                                     # when pyinstrument is installed
+    python tests/bench/profile.py --flame out.html   # also a pyinstrument profile (no valgrind;
+                                                     # pip install -e ".[bench]")
 
 Needs valgrind (with its headers: Debian's ``valgrind`` package) and gcc.
 """
