@@ -117,6 +117,7 @@ async def _claim(store: ResponseStore, response_id: str, key_id: str) -> None:
 
 
 @hookimpl
+@for_apis(RESPONSES_API)
 def relaygate_transform_response(ctx: RequestContext, body: dict[str, Any]) -> Awaitable[None] | None:
     # A whole (non-streamed) passthrough answer: record its owner before the client reads its id.
     if ctx.api.id != RESPONSES_API or ctx.route is None or not ctx.route.passthrough or not _stored(ctx):
@@ -129,6 +130,7 @@ def relaygate_transform_response(ctx: RequestContext, body: dict[str, Any]) -> A
 
 
 @hookimpl
+@for_apis(RESPONSES_API)              # _CLAIM is only set by the Responses sink
 def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Awaitable[None] | None:
     # A stream's owner write started when its id went by; the request is not done before it is.
     task = ctx.stash.pop(_CLAIM, None)

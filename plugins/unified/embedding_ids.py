@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from plugins.translate.pivot import new_id
 from proxy import hookimpl
+from proxy.hooks import for_apis
 
 if TYPE_CHECKING:
     from proxy.context import RequestContext
 
 
 @hookimpl
+@for_apis("openai.embeddings")
 def relaygate_transform_response(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any] | None:
     if ctx.api.id != "openai.embeddings" or "id" in body or body.get("object") != "list":
         return None
