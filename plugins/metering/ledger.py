@@ -102,6 +102,7 @@ class LedgerWriter:
     def add(self, row: Any) -> None:
         if not self.pending:
             self.oldest = time.monotonic()
+            self._wake.set()                  # an idle writer starts its flush interval now
         self.pending.append(row)
         if len(self.pending) >= self.batch_size:
             self._wake.set()
@@ -137,11 +138,18 @@ class LedgerWriter:
                     await self.ship_spool()
             except Exception:               # never let the writer die; rows are in the spool or pending
                 log.exception("%s: shipping the spool failed", self.name)
+            if not self.pending and not self.spool_backlog:
+                # Idle: no timer ticks until the first row comes (an idle gateway's writers sleep).
+                await self._wake.wait()
+                if self._stopping:
+                    return
+            self._wake.clear()                 # (a first row added during the last flush must not cut the interval)
             wait = min(self.flush_interval, self.retry_seconds) if self.spool_backlog else self.flush_interval
-            try:
-                await asyncio.wait_for(self._wake.wait(), wait)
-            except TimeoutError:
-                pass
+            if len(self.pending) < self.batch_size:      # gather the interval's rows (a full batch goes now)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                except TimeoutError:
+                    pass
             self._wake.clear()
             if self._stopping:
                 return

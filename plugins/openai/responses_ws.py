@@ -258,6 +258,7 @@ def websocket_route(gateway: Gateway, sroute: SurfaceRoute) -> Handler:
         sockets = gateway.stash.get(OPEN_SOCKETS)
         if sockets is not None:
             sockets.add(sock)
+            _watch(gateway)
         try:
             await sock.serve()
         except ConnectionResetError:
@@ -272,10 +273,20 @@ def websocket_route(gateway: Gateway, sroute: SurfaceRoute) -> Handler:
     return handler
 
 
+def _watch(gateway: Gateway) -> None:
+    """A drain watcher while sockets are open (an idle gateway without sockets polls nothing)."""
+    task = gateway.stash.get(_WATCHER)
+    if task is None or task.done():
+        gateway.stash[_WATCHER] = asyncio.get_running_loop().create_task(watch_drain(gateway))
+
+
 async def watch_drain(gateway: Gateway) -> None:
     """Close idle sockets as soon as the gateway drains; busy ones close after their response."""
-    # gateway.draining is a plain flag the core sets (proxy/serve.py): one poller per process
-    while not gateway.draining:  # noqa: ASYNC110
+    # gateway.draining is a plain flag the core sets (proxy/serve.py): one poller per process, and
+    # only while a socket is open (the next socket starts it again)
+    while not gateway.draining:
+        if not gateway.stash.get(OPEN_SOCKETS):
+            return
         await asyncio.sleep(DRAIN_POLL_SECONDS)
     for sock in list(gateway.stash.get(OPEN_SOCKETS, ())):
         if not sock.busy and not sock.ws.closed:
@@ -286,7 +297,6 @@ async def watch_drain(gateway: Gateway) -> None:
 @hookimpl
 def relaygate_startup(gateway: Gateway) -> None:
     gateway.stash[OPEN_SOCKETS] = set()
-    gateway.stash[_WATCHER] = asyncio.get_running_loop().create_task(watch_drain(gateway))
 
 
 @hookimpl
