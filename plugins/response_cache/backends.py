@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio as aioredis
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 
 class Backend(Protocol):
@@ -62,9 +63,13 @@ class MemoryBackend:
 
 class RedisBackend:
     def __init__(self, url: str, prefix: str, timeout: float) -> None:
+        # Imported here: redis (and the OpenTelemetry SDK it pulls in) costs ~130 ms and ~8 MB at
+        # start-up, and only a config with ``response_cache.backend: redis`` uses it.
+        import redis.asyncio as aioredis
+
         self.prefix = prefix
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                              retry_on_timeout=False)
+        self._redis: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False)
 
     async def get(self, key: str) -> bytes | None:
         value = await self._redis.get(self.prefix + key)

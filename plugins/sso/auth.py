@@ -111,6 +111,11 @@ def _build(gateway: Gateway) -> None:
     for cfg in gateway.settings.section(JwtConfig).issuers:
         kept = old.get(cfg.issuer)
         fresh[cfg.issuer] = kept if kept is not None and kept.cfg == cfg else IssuerKeys(cfg, session)
+    if fresh:
+        # joserfc is imported lazily (plugins/sso/tokens.py); with issuers configured, import it now
+        # so the first token does not pay ~90 ms of imports on the event loop.
+        import joserfc.jwk
+        import joserfc.jwt  # noqa: F401
     gateway.stash[ISSUERS] = fresh
 
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
 from plugins.sso.config import IssuerConfig
+
+if TYPE_CHECKING:
+    from joserfc.jwk import KeySet
 
 log = logging.getLogger("relaygate.sso")
 FETCH_TIMEOUT_S = 10.0
@@ -86,6 +87,9 @@ class IssuerKeys:
     async def _fetch(self) -> None:
         url = await self.endpoint("jwks_uri", self.cfg.jwks_url)
         doc = await get_json(self._session, url)
+        from joserfc.errors import JoseError       # imported on first use, see plugins/sso/tokens.py
+        from joserfc.jwk import KeySet
+
         try:
             keys = KeySet.import_key_set(doc)  # type: ignore[arg-type]
         except (JoseError, ValueError, KeyError, TypeError) as exc:
