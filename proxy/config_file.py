@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    import yaml
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -30,6 +32,8 @@ def read_text(path: str | Path) -> str:
 
 def read_yaml(text: str, source: str) -> tuple[dict[str, Any], yaml.Node | None]:
     """The top-level mapping of *text*, and its node tree (for the lines of errors)."""
+    import yaml             # here: a zero-config start reads no file (PyYAML is ~1.4 MB and ~20 ms)
+
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text) or {}
@@ -60,7 +64,11 @@ def expand_env(value: Any, env: dict[str, str]) -> Any:
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """The 1-based line of the YAML node at *loc*, or of its nearest parent."""
-    line = node.start_mark.line + 1 if node is not None else None
+    if node is None:
+        return None
+    import yaml
+
+    line = node.start_mark.line + 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             child = next((v for k, v in node.value if k.value == str(part)), None)

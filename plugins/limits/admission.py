@@ -223,7 +223,7 @@ async def _admit(limiter: Limiter, ctx: RequestContext, route: Route, plan: Plan
     cost = 0
     if plan.budgets:
         output = output_bound(ctx.api, body, route, asked)
-        cost = round(worst_case_usd(hold_rates(route), prompt, output) * _NANO)
+        cost = round(worst_case_usd(await hold_rates(route), prompt, output) * _NANO)
         hold_s = hold_seconds(route)
         budget_charges = [BudgetCharge(name, b.nano_usd, cost, hold_s) for (name, _), b in zip(buckets, plan.budgets)]
     try:

@@ -79,9 +79,9 @@ def output_bound(api: Api, body: dict[str, Any], route: Route, asked: int | None
     return (asked if asked > 0 else route.endpoint.caps.max_output_tokens) * choices(api, body)
 
 
-def hold_rates(route: Route) -> dict[str, float]:
+async def hold_rates(route: Route) -> dict[str, float]:
     """The highest rate of each kind an attempt on *route* may be billed at (what pricing bills)."""
-    source = route_prices(route)
+    source = await route_prices(route)
     if source.config_prices is not None:
         return source.config_prices
     if source.catalogue is None:

@@ -7,6 +7,10 @@ long-context tiers ("above 272k input tokens every token costs more"). Its own
 model's prices are read once into a :class:`CataloguePrice` of plain floats
 (cached per model and day) and the arithmetic is :func:`plugins.metering.pricing.cost_usd`.
 
+The gateway process does not import this module: the package and its snapshot take ~11 MB and
+~0.2 s of CPU, so a short-lived helper process runs it and answers with those floats
+(:mod:`plugins.metering.price_helper`). Commands and tests may import it directly.
+
 Which catalogue provider prices a gateway provider: the one whose API URL
 pattern matches the provider's base URL (Groq, Mistral, ... behind an
 ``openai_compatible`` type), else the one of its type (``openai``, ``anthropic``,
@@ -18,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -26,9 +29,8 @@ import genai_prices
 from genai_prices import data_snapshot
 from genai_prices.types import ConditionalPrice, ModelPrice, StartDateConstraint, TieredPrices
 
-#: gateway provider type -> catalogue provider id (``openai_compatible``: by URL only)
-PROVIDER_OF_TYPE = {"openai": "openai", "azure_openai": "azure", "anthropic": "anthropic",
-                    "gemini": "google", "vertex": "google"}
+from plugins.metering.rates import PROVIDER_OF_TYPE, CataloguePrice
+
 #: our price kinds -> the catalogue's price keys, in display order
 PRICE_KEYS = {"input": "input_mtok", "cached_input": "cache_read_mtok", "cache_creation": "cache_write_mtok",
               "cache_creation_1h": "cache_write_1h_mtok", "output": "output_mtok",
@@ -38,28 +40,8 @@ BILLED_AS = {"cached_input": "input", "cache_creation": "input", "reasoning": "o
              "cache_creation_1h": "cache_creation"}     # after cache_creation: it falls back to it
 
 
-@dataclass(frozen=True)
-class CataloguePrice:
-    """One model's prices: base rates, and the rates above each input-token threshold."""
-
-    provider: str                                   # catalogue provider id
-    model: str                                      # catalogue model id
-    rates: dict[str, float]                         # kind -> USD per million tokens
-    tiers: tuple[tuple[int, dict[str, float]], ...] = ()    # (above N input tokens, rates), ascending
-    priced: frozenset[str] = frozenset()            # kinds the catalogue prices on their own
-
-    def rates_for(self, input_tokens: int) -> dict[str, float]:
-        """The rates a call with *input_tokens* (cache reads and writes included) pays: a tier
-        applies to every token once the prompt is above its threshold."""
-        chosen = self.rates
-        for start, rates in self.tiers:
-            if input_tokens > start:
-                chosen = rates
-        return chosen
-
-
 def load() -> None:
-    """Read the catalogue's data now (about 70 ms), at start-up rather than on the first request."""
+    """Read the catalogue's data now (about 70 ms), before the first question."""
     data_snapshot.get_snapshot()
 
 

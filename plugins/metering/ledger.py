@@ -26,7 +26,7 @@ import orjson
 
 from plugins.metering.config import LedgerConfig
 from plugins.metering.journal import Journal, claim_orphans, read_unfinished
-from plugins.metering.pricing import price_source
+from plugins.metering.pricing import billed, price_source
 from plugins.metering.spool import Spool, load
 from plugins.metering.sqlite_store import SqliteStore
 from proxy import hookimpl
@@ -304,6 +304,7 @@ async def relaygate_shutdown(gateway: Gateway) -> None:
     payloads = gateway.stash.get(PAYLOAD_WRITER)
     if payloads is not None:
         await payloads.stop(close_store=False)
+    await billed()                 # rows whose prices the catalogue helper is still answering
     writer = gateway.stash.get(LEDGER)
     if writer is not None:
         await writer.stop()

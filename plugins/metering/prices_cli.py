@@ -15,8 +15,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from plugins.metering.catalogue import PROVIDER_OF_TYPE
 from plugins.metering.pricing import PRICE_KINDS, PriceSource, price_source
+from plugins.metering.rates import PROVIDER_OF_TYPE
 from proxy import hookimpl
 from proxy.config import ConfigError, Settings
 from proxy.zeroconf import settings_from_file_or_env

@@ -12,22 +12,28 @@ A model neither knows has **no** cost: ``cost_usd`` is None (NULL in the ledger,
 "unknown" in reports), never a made-up 0, and the metrics count it in
 ``relaygate_unpriced_requests_total``. An attempt that used no tokens costs 0
 whatever the model.
+
+The catalogue is asked through a helper process (:mod:`plugins.metering.price_helper`), once per
+(provider, model) and day; a request then finds its route's prices with one dict lookup
+(:func:`known_route_prices`). A request for a model not seen yet asks the helper when it is
+admitted, so the answer is usually there when its usage is recorded; if not, recording waits for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
-import importlib
-import threading
-from types import ModuleType
+import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from plugins.metering.price_helper import Key, PriceBook
 from proxy import hookimpl
 
 if TYPE_CHECKING:
-    from plugins.metering.catalogue import CataloguePrice
+    from plugins.metering.rates import CataloguePrice
     from proxy.context import RequestContext, Route, UsageRecord
     from proxy.gateway import Gateway
     from proxy.usage import Usage
@@ -60,6 +66,7 @@ class PriceSource:
     kind: str                                   # "config", "catalogue" or "unknown"
     config_prices: dict[str, float] | None = None
     catalogue: CataloguePrice | None = None
+    label: str = ""                             # the catalogue's version and price date
 
     @property
     def known(self) -> bool:
@@ -67,7 +74,7 @@ class PriceSource:
 
     def describe(self) -> str:
         if self.catalogue is not None:
-            return f"catalogue {_catalogue().catalogue_label()}: {self.catalogue.provider} model {self.catalogue.model}"
+            return f"catalogue {self.label}: {self.catalogue.provider} model {self.catalogue.model}"
         return "config (the served model's prices)" if self.kind == "config" else "unknown"
 
     def rates_for(self, input_tokens: int = 0) -> dict[str, float]:
@@ -77,8 +84,12 @@ class PriceSource:
 
     def version(self) -> str:
         """What a bill cites: the catalogue's package version and price date, or the config."""
+        return self._version
+
+    @functools.cached_property
+    def _version(self) -> str:                  # once per source, not per request
         if self.catalogue is not None:
-            return f"{_catalogue().catalogue_label()} {self.catalogue.provider}/{self.catalogue.model}"
+            return f"{self.label} {self.catalogue.provider}/{self.catalogue.model}"
         return "config" if self.kind == "config" else ""
 
     def cost(self, u: Usage) -> float | None:
@@ -90,44 +101,158 @@ class PriceSource:
 
 
 UNKNOWN = PriceSource("unknown")
+#: the catalogue's answers, asked of a helper process once each
+BOOK = PriceBook()
+
+
+def _from_catalogue(found: CataloguePrice | None) -> PriceSource:
+    return PriceSource("catalogue", catalogue=found, label=BOOK.label) if found is not None else UNKNOWN
 
 
 def price_source(provider_type: str, base_url: str, model: str, config_prices: dict[str, float],
                  day: dt.date | None = None) -> PriceSource:
-    """The prices one served model is billed at: the config's when given, else the catalogue's."""
+    """The prices one served model is billed at: the config's when given, else the catalogue's.
+
+    Blocks while the helper answers a first question: for commands and threads (the crash
+    journal's replay); the request path uses :func:`known_route_prices` / :func:`route_prices`."""
     if config_prices:
         return PriceSource("config", config_prices=config_prices)
-    found = _catalogue().lookup(provider_type, base_url, model, day or dt.date.today())
-    return PriceSource("catalogue", catalogue=found) if found is not None else UNKNOWN
+    return _from_catalogue(BOOK.lookup_blocking((provider_type, base_url, model, day or dt.date.today())))
 
 
-def route_prices(route: Route) -> PriceSource:
+# -- per route and day: what a request looks up ---------------------------------------------
+
+#: id(route) -> (route, its prices today); the route is kept so its id cannot be reused meanwhile
+_ROUTES: dict[int, tuple[Route, PriceSource]] = {}
+_MAX_ROUTES = 8192                      # wildcard routes beyond the gateway's own route cache
+_day: dt.date = dt.date.min
+_day_ends = 0.0                         # time.time() of the next local midnight
+
+
+def _new_day() -> None:
+    """Prices may change on a date: from local midnight on, every route is priced anew."""
+    global _day, _day_ends
+    _day = dt.date.today()
+    _day_ends = dt.datetime.combine(_day + dt.timedelta(days=1), dt.time()).timestamp()
+    _ROUTES.clear()
+
+
+def _key(route: Route) -> Key:
     provider = route.provider
-    return price_source(provider.config.type, provider.base_url, route.upstream_model, route.served.prices)
+    return provider.config.type, provider.base_url, route.upstream_model, _day
 
 
-@functools.cache
-def _catalogue() -> ModuleType:
-    """:mod:`plugins.metering.catalogue`, imported on first use: genai-prices stays off the start-up path."""
-    return importlib.import_module("plugins.metering.catalogue")
+def known_route_prices(route: Route) -> PriceSource | None:
+    """*route*'s prices today, or None while the catalogue helper has not answered for its model."""
+    if time.time() >= _day_ends:
+        _new_day()
+    hit = _ROUTES.get(id(route))
+    if hit is not None and hit[0] is route:
+        return hit[1]
+    if route.served.prices:
+        source = PriceSource("config", config_prices=route.served.prices)
+    else:
+        key = _key(route)
+        if key not in BOOK.known:
+            return None
+        source = _from_catalogue(BOOK.known[key])
+    if len(_ROUTES) >= _MAX_ROUTES:
+        _ROUTES.clear()
+    _ROUTES[id(route)] = (route, source)
+    return source
 
 
-def _load_catalogue() -> None:
-    _catalogue().load()
+async def route_prices(route: Route) -> PriceSource:
+    """*route*'s prices today, asking the catalogue helper (off the event loop) on first sight."""
+    source = known_route_prices(route)
+    if source is None:
+        await _patiently(asyncio.ensure_future(BOOK.lookup(_key(route))))
+        source = known_route_prices(route)
+        assert source is not None
+    return source
+
+
+async def _patiently(fut: asyncio.Future[object]) -> None:
+    """Await *fut* even through a cancellation (shutdown's cut of an attempt whose usage is being
+    recorded): the ledger row must still be written, at its price. The cancellation is passed on."""
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(fut)
+            break
+        except asyncio.CancelledError:
+            if fut.done():
+                break
+            cancelled = True
+    if cancelled:
+        task = asyncio.current_task()
+        if task is not None:
+            task.cancel()               # for the caller's next await
+    fut.result()
 
 
 @hookimpl
-def relaygate_startup(gateway: Gateway) -> None:
-    # Imported and read (~0.2 s of CPU) by a thread while the gateway gets ready, not before: a
-    # request that needs a price sooner waits on the import lock, and gets the same price.
-    threading.Thread(target=_load_catalogue, name="relaygate-price-catalogue", daemon=True).start()
+def relaygate_config_loaded(gateway: Gateway) -> None:
+    """Routes are rebuilt: forget the old ones; ask now for the served models named in advance."""
+    _ROUTES.clear()
+    today = dt.date.today()
+    for endpoint in gateway.settings.endpoints.values():
+        for served in endpoint.served_models:
+            provider = gateway.runtime.providers.get(served.provider)
+            if "*" not in served.model and not served.prices and provider is not None:
+                BOOK.prefetch((provider.config.type, provider.base_url, served.model, today))
+
+
+@hookimpl
+async def relaygate_shutdown(gateway: Gateway) -> None:
+    await BOOK.close()
+
+
+@hookimpl
+def relaygate_admit_request(ctx: RequestContext, route: Route) -> None:
+    # A model seen for the first time: ask the helper now, while the provider answers.
+    if known_route_prices(route) is None:
+        BOOK.prefetch(_key(route))
 
 
 @hookimpl(tryfirst=True)
-def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> None:
-    if ctx.route is None:
-        return
-    source = route_prices(ctx.route)
+def relaygate_record_usage(ctx: RequestContext, record: UsageRecord) -> Awaitable[None] | None:
+    route = ctx.route
+    if route is None:
+        return None
+    source = known_route_prices(route)
+    if source is None:
+        return _bill_later(route, record)       # rare: the helper has not answered yet
+    _bill(source, record)
+    return None
+
+
+#: records waiting for the helper's answer: their ledger rows are written once it comes
+_waiting: set[asyncio.Future[None]] = set()
+
+
+async def _bill_later(route: Route, record: UsageRecord) -> None:
+    done = asyncio.get_running_loop().create_future()
+    _waiting.add(done)
+    try:
+        _bill(await route_prices(route), record)
+    finally:                    # the usage sinks after this one (the ledger) run in this same step
+        _waiting.discard(done)
+        done.set_result(None)
+
+
+async def billed(timeout: float = 30.0) -> None:
+    """Wait until no record is waiting for its prices (before the ledger's last flush, and in tests
+    that read the ledger as soon as a stream's last chunk has arrived)."""
+    try:
+        async with asyncio.timeout(timeout):
+            while _waiting:
+                await asyncio.gather(*_waiting)
+    except TimeoutError:
+        pass
+
+
+def _bill(source: PriceSource, record: UsageRecord) -> None:
     cost = source.cost(record.usage)
     record.price_source, record.price_version = source.kind, source.version()
     if record.cache_hit:          # the response cache answered: nothing was spent, this much was saved

@@ -12,6 +12,7 @@ import yaml
 from aiohttp import web
 
 from plugins.metering.ledger import LEDGER
+from plugins.metering.pricing import BOOK, billed
 from proxy.app import GATEWAY, make_app
 from proxy.config import Settings, parse_settings
 from proxy.gateway import Gateway
@@ -55,6 +56,9 @@ class RunningGateway:
         return self.app[GATEWAY]
 
     async def flush_ledger(self) -> None:
+        # A model's first request waits for the price catalogue helper's answer (plugins/metering/
+        # price_helper.py) before its row is written; a stream's client has all of it by then.
+        await billed()
         await self.gateway.stash[LEDGER].flush()
 
     async def ledger_rows(self) -> list[dict[str, Any]]:
@@ -90,6 +94,9 @@ async def run_gateway(settings: Settings, **app_kwargs: Any) -> AsyncIterator[Ru
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    # The configured models' prices are being asked of the catalogue helper (plugins/metering/
+    # pricing.py): wait, so a test's first request is recorded as soon as it ends.
+    await BOOK.settled()
     try:
         yield RunningGateway(runner, port)
     finally:
