@@ -166,13 +166,13 @@ async def route_prices(route: Route) -> PriceSource:
     """*route*'s prices today, asking the catalogue helper (off the event loop) on first sight."""
     source = known_route_prices(route)
     if source is None:
-        await _patiently(asyncio.ensure_future(BOOK.lookup(_key(route))))
-        source = known_route_prices(route)
-        assert source is not None
+        found = await _patiently(asyncio.ensure_future(BOOK.lookup(_key(route))))
+        # known now, unless the day turned or the book dropped it meanwhile: then bill what was asked
+        source = known_route_prices(route) or _from_catalogue(found)
     return source
 
 
-async def _patiently(fut: asyncio.Future[object]) -> None:
+async def _patiently(fut: asyncio.Future[CataloguePrice | None]) -> CataloguePrice | None:
     """Await *fut* even through a cancellation (shutdown's cut of an attempt whose usage is being
     recorded): the ledger row must still be written, at its price. The cancellation is passed on."""
     cancelled = False
@@ -188,7 +188,7 @@ async def _patiently(fut: asyncio.Future[object]) -> None:
         task = asyncio.current_task()
         if task is not None:
             task.cancel()               # for the caller's next await
-    fut.result()
+    return fut.result()
 
 
 @hookimpl
