@@ -55,6 +55,9 @@ class StreamMeter:
 
     __slots__ = ("usage", "_tail", "end", "max_event_bytes")
 
+    #: True when the format has :meth:`quiet`, a byte check that lets a chunk skip the line scan
+    has_quiet = False
+
     def __init__(self) -> None:
         self.usage = Usage()
         self._tail = b""
@@ -71,6 +74,12 @@ class StreamMeter:
             self._tail = data
         if len(self._tail) > self.max_event_bytes and not self.end:
             self.end = STREAM_OVERSIZE
+
+    def quiet(self, chunk: bytes) -> bool:
+        """True when *chunk* (nothing held back before it) is whole events whose line scan would
+        find nothing: no usage value, no terminator, no malformed or oversize line. The caller then
+        skips :meth:`feed` for it; a format that can tell sets :attr:`has_quiet`."""
+        return False
 
     def close(self) -> None:
         """The provider's body ended: a last line without its newline still counts."""

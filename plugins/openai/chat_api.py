@@ -60,6 +60,20 @@ class ChatStreamMeter(StreamMeter):
     them too (OpenAI closes the stream after it)."""
 
     __slots__ = ()
+    has_quiet = True
+
+    def quiet(self, chunk: bytes) -> bool:
+        # Whole ``data: {..}\n\n`` events only: it starts with ``data: {``, ends with ``}\n\n``, and
+        # each of its k = newlines / 2 events but the last is followed by the next (JSON holds no raw
+        # newline, so these counts leave no other line). Then no line is malformed or, within the
+        # size limit, oversize; none is a terminator (``[DONE]`` is not ``{..}``, an error event
+        # needs ``"error"``), and none carries usage when every ``"usage`` is ``"usage":null``.
+        if (self._tail or len(chunk) > self.max_event_bytes or not chunk.endswith(b"}\n\n")
+                or not chunk.startswith(b"data: {")):
+            return False
+        lines = chunk.count(b"\n")
+        return (not lines & 1 and chunk.count(b"}\n\ndata: {") == (lines >> 1) - 1 and b'"error"' not in chunk
+                and chunk.count(b'"usage') == chunk.count(b'"usage":null'))
 
     def terminal(self, payload: bytes) -> str:
         return STREAM_PROVIDER_ERROR if payload[:12].replace(b" ", b"").startswith(b'{"error"') else ""
@@ -81,22 +95,24 @@ class UsageChunkFilter:
     Forwards whole events only, so an event split across reads is never cut.
     """
 
-    __slots__ = ("_pending",)
+    __slots__ = ("pending",)
+    #: with nothing pending, whole events without a usage value pass unchanged (ExchangeStream.feed)
+    passes_whole_events = True
 
     def __init__(self) -> None:
-        self._pending = b""
+        self.pending = b""
 
     def flush(self) -> bytes:
-        rest, self._pending = self._pending, b""
+        rest, self.pending = self.pending, b""
         return rest
 
     def __call__(self, chunk: bytes) -> bytes:
-        data = self._pending + chunk if self._pending else chunk
+        data = self.pending + chunk if self.pending else chunk
         cut = data.rfind(b"\n\n")
         if cut < 0:
-            self._pending = data
+            self.pending = data
             return b""
-        complete, self._pending = data[:cut + 2], data[cut + 2:]
+        complete, self.pending = data[:cut + 2], data[cut + 2:]
         if not usage_value_present(complete):
             return complete
         return b"".join(event + b"\n\n" for event in complete.split(b"\n\n")
