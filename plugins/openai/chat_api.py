@@ -63,17 +63,25 @@ class ChatStreamMeter(StreamMeter):
     has_quiet = True
 
     def quiet(self, chunk: bytes) -> bool:
-        # Whole ``data: {..}\n\n`` events only: it starts with ``data: {``, ends with ``}\n\n``, and
-        # each of its k = newlines / 2 events but the last is followed by the next (JSON holds no raw
-        # newline, so these counts leave no other line). Then no line is malformed or, within the
-        # size limit, oversize; none is a terminator (``[DONE]`` is not ``{..}``, an error event
-        # needs ``"error"``), and none carries usage when every ``"usage`` is ``"usage":null``.
-        if (self._tail or len(chunk) > self.max_event_bytes or not chunk.endswith(b"}\n\n")
-                or not chunk.startswith(b"data: {")):
+        # Whole ``data: {..}\n\n`` events only: it starts with ``data: {`` and ends with ``}\n\n``,
+        # and its first newline is its second to last byte (one event), or each of its k = newlines / 2
+        # events but the last is followed by the next (JSON holds no raw newline, so no other line is
+        # left). Then no line is malformed or, within the size limit, oversize, and none is the
+        # ``[DONE]`` terminator. An error event is one whose payload starts with ``{"error"`` (spaces
+        # aside: within its first 12 bytes), and no line carries usage when every ``"usage`` in it is
+        # ``"usage":null`` (what OpenAI sends in every chunk once usage is asked for).
+        if (self._tail or not chunk.endswith(b"}\n\n") or not chunk.startswith(b"data: {")
+                or len(chunk) > self.max_event_bytes):
             return False
-        lines = chunk.count(b"\n")
-        return (not lines & 1 and chunk.count(b"}\n\ndata: {") == (lines >> 1) - 1 and b'"error"' not in chunk
-                and chunk.count(b'"usage') == chunk.count(b'"usage":null'))
+        if chunk.find(b"\n") == len(chunk) - 2:
+            if chunk.find(b'"error"', 6, 18) >= 0:
+                return False
+        else:
+            lines = chunk.count(b"\n")
+            if lines & 1 or chunk.count(b"}\n\ndata: {") != (lines >> 1) - 1 or b'"error"' in chunk:
+                return False
+        usage = chunk.count(b'"usage')
+        return not usage or usage == chunk.count(b'"usage":null')
 
     def terminal(self, payload: bytes) -> str:
         return STREAM_PROVIDER_ERROR if payload[:12].replace(b" ", b"").startswith(b'{"error"') else ""

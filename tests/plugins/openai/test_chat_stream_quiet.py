@@ -83,6 +83,8 @@ def test_quiet_only_for_whole_events_with_nothing_to_find() -> None:
         event({**BASE, "choices": [], "usage": USAGE}),                  # carries usage
         b"data: [DONE]\n\n",                                              # the terminator
         event({"error": {"message": "x"}}),                               # the provider's error event
+        b'data: { "error": {"message": "x"}}\n\n',                        # ... spaced
+        two + event({"error": {"message": "x"}}),                         # ... after other events
         two[:-1],                                                         # ends mid-event
         two[5:],                                                          # starts mid-event
         b'data: {"a":1}\ndata: {"b":2}\n\n',                              # one event of two data lines
