@@ -33,10 +33,16 @@ def stream_bytes(pieces: int = 5) -> list[bytes]:
     return events
 
 
+class ScanOnly(ChatStreamMeter):
+    """The line scan for every chunk, as before the byte checks."""
+
+    has_quiet = False
+
+
 def relay(chunks: list[bytes], *, fast: bool, client_usage: bool = False) -> tuple[bytes, object, str]:
-    stream = ExchangeStream(ChatStreamMeter(), WholeEvents() if client_usage else UsageChunkFilter())
-    if not fast:
-        stream._quiet = None                 # the line scan for every chunk, as before the byte check
+    meter = ChatStreamMeter() if fast else ScanOnly()
+    stream = ExchangeStream(meter, WholeEvents() if client_usage else UsageChunkFilter())
+    assert (stream._quiet is not None) is fast
     out = b"".join(stream.feed(c) for c in chunks)
     end = stream.meter.end if stream.meter.end in (STREAM_MALFORMED, STREAM_OVERSIZE) else stream.close()
     if end in (STREAM_COMPLETE, STREAM_PROVIDER_ERROR):
@@ -100,3 +106,16 @@ def test_quiet_only_for_whole_events_with_nothing_to_find() -> None:
     meter.max_event_bytes = 1 << 20
     meter.feed(b'data: {"a"')                                             # something held back
     assert not meter.quiet(two)
+
+
+def test_quiet_lines_for_events_split_between_lines() -> None:
+    meter = ChatStreamMeter()
+    one, two = chunk_event({"content": "a"}), chunk_event({"content": "b"})
+    assert meter.quiet_lines(one + two[:-1])                                  # ends before a blank line
+    assert meter.quiet_lines(b"\n" + two)                                     # starts with the one before
+    assert meter.quiet_lines(b"\n" + one + two[:-1])
+    assert not meter.quiet_lines(b"\n" + one + b"\n" + two)                   # an extra blank line
+    assert not meter.quiet_lines(one + b'data: "x"}\n\n')                    # a line that is not {..}
+    assert not meter.quiet_lines(one + event({**BASE, "choices": [], "usage": USAGE}))
+    assert not meter.quiet_lines(one + b"data: [DONE]\n")
+    assert not meter.quiet_lines(one + event({"error": {"message": "x"}})[:-1])
