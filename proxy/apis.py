@@ -55,6 +55,9 @@ class StreamMeter:
 
     __slots__ = ("usage", "_tail", "end", "max_event_bytes")
 
+    #: True when the format has :meth:`quiet`, a byte check that lets a chunk skip the line scan
+    has_quiet = False
+
     def __init__(self) -> None:
         self.usage = Usage()
         self._tail = b""
@@ -66,11 +69,24 @@ class StreamMeter:
         cut = data.rfind(b"\n") + 1
         if cut:
             self._tail = data[cut:]
-            self._lines(data[:cut] if cut < len(data) else data)
+            block = data[:cut] if cut < len(data) else data
+            if not self.has_quiet or not self.quiet_lines(block):
+                self._lines(block)
         else:
             self._tail = data
         if len(self._tail) > self.max_event_bytes and not self.end:
             self.end = STREAM_OVERSIZE
+
+    def quiet(self, chunk: bytes) -> bool:
+        """True when *chunk* (nothing held back before it) is whole events whose line scan would
+        find nothing: no usage value, no terminator, no malformed or oversize line. The caller then
+        skips :meth:`feed` for it; a format that can tell sets :attr:`has_quiet`."""
+        return False
+
+    def quiet_lines(self, block: bytes) -> bool:
+        """:meth:`quiet` for whole lines that may start or end between the lines of an event (a
+        read that split events: the saturated case)."""
+        return False
 
     def close(self) -> None:
         """The provider's body ended: a last line without its newline still counts."""

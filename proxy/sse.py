@@ -120,6 +120,8 @@ class WholeEvents:
     cut mid-event never leaves the client half an event; :meth:`flush` gives the rest."""
 
     __slots__ = ("pending",)
+    #: with nothing pending, whole events pass unchanged (see ExchangeStream.feed)
+    passes_whole_events = True
 
     def __init__(self) -> None:
         self.pending = b""

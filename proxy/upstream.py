@@ -301,9 +301,9 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
             write = tee(write, tap)
         try:
             async for chunk in upstream.content.iter_any():
-                if att.ttft is None:
-                    att.ttft = time.perf_counter() - ctx.started
                 watchdog.last = clock()          # Watchdog.kick(), inlined: this runs per chunk
+                if not relayed:
+                    att.ttft = time.perf_counter() - ctx.started
                 relayed += len(chunk)
                 chunk = feed(chunk)              # metered, checked, and rewritten for the client if needed
                 if chunk:
@@ -312,7 +312,7 @@ async def _relay_stream(gateway: Gateway, ctx: RequestContext, route: Route, ups
                     # timeout and count against the provider's circuit.
                     watchdog.last = clock()
                     started = True
-                if meter.end in STREAM_FAULTS:   # malformed or oversize: nothing more is relayed
+                if meter.end and meter.end in STREAM_FAULTS:    # malformed or oversize: nothing more
                     break
             end = meter.end if meter.end in STREAM_FAULTS else stream.close()
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, TimeoutError) as exc:

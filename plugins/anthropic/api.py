@@ -57,10 +57,22 @@ class MessagesStreamMeter(StreamMeter):
     """
 
     __slots__ = ("_raw",)
+    has_quiet = True
 
     def __init__(self) -> None:
         super().__init__()
         self._raw: dict[str, Any] = {}
+
+    def quiet(self, chunk: bytes) -> bool:
+        # One whole event, ``event: name\ndata: {..}\n\n`` (its three newlines: the first is followed
+        # by ``data: {``): no line is malformed or, within the size limit, oversize. It ends the
+        # stream only as ``message_stop`` or ``error`` and carries usage only with ``"usage``; JSON
+        # escapes a quote inside a string, so those quoted names appear only as names or values.
+        if (self._tail or not chunk.endswith(b"}\n\n") or not chunk.startswith(b"event: ")
+                or len(chunk) > self.max_event_bytes or chunk.count(b"\n") != 3
+                or chunk.find(b"\ndata: {") != chunk.find(b"\n")):
+            return False
+        return b'"usage' not in chunk and b'"error"' not in chunk and b'"message_stop"' not in chunk
 
     def terminal(self, payload: bytes) -> str:
         # message_stop ends every complete stream; an error event ends a failed one.

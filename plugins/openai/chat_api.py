@@ -60,6 +60,43 @@ class ChatStreamMeter(StreamMeter):
     them too (OpenAI closes the stream after it)."""
 
     __slots__ = ()
+    has_quiet = True
+
+    def quiet(self, chunk: bytes) -> bool:
+        # Whole ``data: {..}\n\n`` events only: it starts with ``data: {`` and ends with ``}\n\n``,
+        # and its first newline is its second to last byte (one event; more: quiet_lines, where each
+        # event but the last is followed by the next and JSON holds no raw newline, so no other line
+        # is left). Then no line is malformed or, within the size limit, oversize, and none is the
+        # ``[DONE]`` terminator. An error event is one whose payload starts with ``{"error"`` (spaces
+        # aside: within its first 12 bytes), and no line carries usage when every ``"usage`` in it is
+        # ``"usage":null`` (what OpenAI sends in every chunk once usage is asked for).
+        if (self._tail or not chunk.endswith(b"}\n\n") or not chunk.startswith(b"data: {")
+                or len(chunk) > self.max_event_bytes):
+            return False
+        if chunk.find(b"\n") != len(chunk) - 2:
+            return self.quiet_lines(chunk)
+        if chunk.find(b'"error"', 6, 18) >= 0:
+            return False
+        usage = chunk.count(b'"usage')
+        return not usage or usage == chunk.count(b'"usage":null')
+
+    def quiet_lines(self, block: bytes) -> bool:
+        # The same for whole lines of ``data: {..}`` events cut anywhere between lines: it may begin
+        # with the blank line of the event before, and end before its last event's blank line.
+        lead = block.startswith(b"\n")
+        if not block.startswith(b"data: {", lead) or len(block) > self.max_event_bytes:
+            return False
+        if block.endswith(b"}\n\n"):
+            ending = 2
+        elif block.endswith(b"}\n"):
+            ending = 1
+        else:
+            return False
+        between = block.count(b"\n") - lead - ending
+        if between & 1 or block.count(b"}\n\ndata: {") != between >> 1 or b'"error"' in block:
+            return False
+        usage = block.count(b'"usage')
+        return not usage or usage == block.count(b'"usage":null')
 
     def terminal(self, payload: bytes) -> str:
         return STREAM_PROVIDER_ERROR if payload[:12].replace(b" ", b"").startswith(b'{"error"') else ""
@@ -81,24 +118,27 @@ class UsageChunkFilter:
     Forwards whole events only, so an event split across reads is never cut.
     """
 
-    __slots__ = ("_pending",)
+    __slots__ = ("pending",)
+    #: with nothing pending, whole events without a usage value pass unchanged (ExchangeStream.feed)
+    passes_whole_events = True
 
     def __init__(self) -> None:
-        self._pending = b""
+        self.pending = b""
 
     def flush(self) -> bytes:
-        rest, self._pending = self._pending, b""
+        rest, self.pending = self.pending, b""
         return rest
 
     def __call__(self, chunk: bytes) -> bytes:
-        data = self._pending + chunk if self._pending else chunk
+        data = self.pending + chunk if self.pending else chunk
         cut = data.rfind(b"\n\n")
         if cut < 0:
-            self._pending = data
+            self.pending = data
             return b""
-        complete, self._pending = data[:cut + 2], data[cut + 2:]
-        if not usage_value_present(complete):
-            return complete
+        complete, self.pending = data[:cut + 2], data[cut + 2:]
+        usage = complete.count(b'"usage')
+        if usage == complete.count(b'"usage":null') or not usage_value_present(complete):
+            return complete                 # (every "usage" null: what OpenAI sends until the last chunk)
         return b"".join(event + b"\n\n" for event in complete.split(b"\n\n")
                         if event and not (usage_value_present(event) and _no_choices(event)))
 

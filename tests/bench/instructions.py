@@ -6,7 +6,11 @@ under ``valgrind --tool=callgrind`` in a subprocess, warms it up, zeroes the
 counters, sends N sequential requests, dumps, and prints instructions per request.
 
     python tests/bench/instructions.py                 # 200 non-streaming chat requests
-    python tests/bench/instructions.py --stream        # 200 streams of 20 chunks
+    python tests/bench/instructions.py --stream        # 200 streams of the fake's default answer
+    python tests/bench/instructions.py --stream --chunks 200 --chunk-delay-ms 10
+                                                       # streams of 200 text chunks, 10 ms apart (paced:
+                                                       # one read per event); run --chunks 20 and 200 and
+                                                       # divide the difference by 180 for a per-chunk figure
     python tests/bench/instructions.py --repo DIR      # measure another checkout (before/after)
     python tests/bench/instructions.py --tracing       # with OpenTelemetry tracing on, exporting to a
                                                        # loopback OTLP receiver (the export thread counts)
@@ -31,6 +35,7 @@ import aiohttp
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))                  # tests/ on the path: the fakes
+from support.behavior import Behavior  # noqa: E402
 from support.fake_openai import FakeOpenAI  # noqa: E402
 
 KEY = "bench-key"
@@ -90,7 +95,13 @@ async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=50)
-    ap.add_argument("--stream", action="store_true", help="streaming requests (20 chunks each)")
+    ap.add_argument("--stream", action="store_true", help="streaming requests")
+    ap.add_argument("--chunks", type=int, default=0,
+                    help="text chunks per stream (the fake's answer is 'tok ' times this); default: the fake's")
+    ap.add_argument("--chunk-delay-ms", type=float, default=0.0,
+                    help="the fake's pause between stream events (0: back to back, reads coalesce)")
+    ap.add_argument("--idle", type=float, default=0.0,
+                    help="count SECONDS of an idle gateway instead of requests (timers, threads)")
     ap.add_argument("--repo", default=str(HERE.parents[1]), help="checkout whose gateway is measured")
     ap.add_argument("--tracing", action="store_true", help="tracing on: OTLP/HTTP to a receiver in this process")
     ap.add_argument("--passthrough", action="store_true",
@@ -98,6 +109,9 @@ async def main() -> None:
     args = ap.parse_args()
 
     fake = await FakeOpenAI().start()
+    if args.chunks or args.chunk_delay_ms:
+        chunks = args.chunks or 3
+        fake.always(Behavior(chunks=chunks, text="tok " * chunks, chunk_delay=args.chunk_delay_ms / 1000))
     receiver = None
     otel: dict[str, str] = {}
     if args.tracing:
@@ -126,6 +140,12 @@ async def main() -> None:
             for f in Path(work).glob("callgrind.out*"):
                 f.unlink()
             callgrind("-z", str(proc.pid))
+            if args.idle:
+                await asyncio.sleep(args.idle)
+                callgrind("-d", str(proc.pid))
+                total = total_instructions(work)
+                print(f"idle {args.idle:g} s: {total:,} instructions; {total / args.idle:,.0f} per second")
+                return
             chunks = await send(session, url, args.requests, args.stream)
             await asyncio.sleep(1.5)                       # the ledger writer's batch lands inside the window
             callgrind("-d", str(proc.pid))
