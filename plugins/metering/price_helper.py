@@ -31,8 +31,10 @@ from plugins.metering.rates import CataloguePrice
 
 #: (provider type, base URL, model, day)
 Key = tuple[str, str, str, dt.date]
-#: the helper ends this long after its last question (it costs ~35 MB while it lives)
-IDLE_SECONDS = 30.0
+#: the helper ends this long after its last question: it costs ~35-39 MB while it lives, which a
+#: sidecar's memory limit counts; a burst of new models (a config load, a new client) fits in it,
+#: and a later new model pays ~0.3 s of a fresh start, off the request path
+IDLE_SECONDS = 5.0
 #: a first answer includes starting Python and reading the catalogue: seconds on a busy machine
 ANSWER_TIMEOUT_SECONDS = 60.0
 #: answers kept (wildcard endpoints: model names are the clients'); the oldest go first
