@@ -33,7 +33,7 @@ import aiohttp
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from instructions import KEY, free_port, send, wait_ready  # noqa: E402
+from instructions import KEY, free_port, send, stop, wait_ready  # noqa: E402
 from support.fake_openai import FakeOpenAI  # noqa: E402
 
 #: armed in the child: SIGUSR1 starts the profile, SIGUSR2 stops it and writes it out
@@ -94,8 +94,7 @@ async def main() -> None:
                     break
                 await asyncio.sleep(0.1)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop(proc)
         await fake.stop()
 
     stats = pstats.Stats(str(out)).stats  # type: ignore[attr-defined]

@@ -76,6 +76,15 @@ async def send(session: aiohttp.ClientSession, url: str, n: int, stream: bool) -
     return chunks
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End a measured server: asked first, killed after 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def callgrind(*args: str) -> None:
     subprocess.run(["callgrind_control", *args], check=True, capture_output=True)
 
@@ -157,11 +166,7 @@ async def main() -> None:
         if receiver is not None:
             print(f"spans received by the OTLP receiver: {len(receiver.spans)}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         await fake.stop()
         if receiver is not None:
             await receiver.stop()

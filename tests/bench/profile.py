@@ -34,7 +34,7 @@ import aiohttp
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent))
-from instructions import KEY, free_port, send, wait_ready  # noqa: E402
+from instructions import KEY, free_port, send, stop, wait_ready  # noqa: E402
 from support.fake_openai import FakeOpenAI  # noqa: E402
 
 CALIBRATION_MARKS = 1000
@@ -92,11 +92,7 @@ async def measure(args: argparse.Namespace) -> None:
             await asyncio.sleep(3)
         totals, dumps = read_dumps(work)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         await fake.stop()
     per_mark = totals.pop("calibrate", 0) // max(1, dumps.pop("calibrate", 0))
     n = args.requests

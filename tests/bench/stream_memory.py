@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE.parent))                  # tests/ on the path: the 
 from support.behavior import Behavior  # noqa: E402
 from support.fake_openai import FakeOpenAI  # noqa: E402
 
-from instructions import KEY, free_port, wait_ready  # noqa: E402
+from instructions import KEY, free_port, stop, wait_ready  # noqa: E402
 
 SNAPSHOTTER = """
 import os, sys, threading, time, tracemalloc
@@ -159,11 +159,7 @@ async def main() -> None:
         if args.tracemalloc and snapped:
             compare(snap, args.streams, args.top)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         await fake.stop()
 
 
