@@ -1,8 +1,9 @@
-"""Python function calls per request, by file: an exact count, the same on a loaded or a quiet machine.
+"""Python function calls per request, by file: a count that barely moves with the machine's load.
 
 Instructions (``instructions.py``) move with the timing of the gateway's threads and batches;
-the number of Python calls the event loop makes per request does not. Each call costs about a
-thousand instructions here, so this is where a regression on the request path shows first.
+the Python calls the event loop makes per request do not, except the ledger writer's batches
+(one per 0.5 s, so a few percent between runs). Each call costs about a thousand instructions
+here, so this is where a regression on the request path shows first.
 
 Starts the gateway (zero-config defaults) or, with ``--passthrough``, the harness's bare aiohttp
 passthrough, with cProfile armed by a signal (through a ``sitecustomize`` on the child's path),
