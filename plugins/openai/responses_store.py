@@ -66,8 +66,10 @@ class ResponseStore:
         self.unsettled: dict[str, set[asyncio.Event]] = {}
 
     async def settled_get(self, response_id: str, key_id: str) -> list[dict[str, Any]] | None:
+        # Taken before the lookup: an answer that settles while the lookup runs (its event set and
+        # gone from `unsettled` by the time the lookup misses) is still waited for and looked up again.
+        pending = list(self.unsettled.get(key_id, ()))
         found = await self.get(response_id, key_id)
-        pending = self.unsettled.get(key_id)
         if found is None and pending:
             waits = [asyncio.create_task(e.wait()) for e in pending]
             await asyncio.wait(waits, timeout=UNSETTLED_WAIT_SECONDS)
