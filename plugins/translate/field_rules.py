@@ -112,7 +112,8 @@ def _providers() -> dict[str, Provider]:
             for kind in PROVIDER_TYPES}
 
 
-def _registries() -> tuple[ApiRegistry, ExchangeRegistry]:
+def registries() -> tuple[ApiRegistry, ExchangeRegistry]:
+    """Every default plugin's wire formats and exchanges, outside a running gateway."""
     from proxy.plugins import make_plugin_manager
     pm = make_plugin_manager(entry_points=False)
     apis, exchanges = ApiRegistry(), ExchangeRegistry()
@@ -163,7 +164,7 @@ def rule(exchange: Exchange, base: dict[str, Any], field: str, sample: Sample, k
 
 def rules() -> dict[str, dict[str, dict[str, str]]]:
     """client format -> field -> provider type -> rule."""
-    _, exchanges = _registries()
+    _, exchanges = registries()
     providers = _providers()
     out: dict[str, dict[str, dict[str, str]]] = {}
     for client_api, (base, samples) in FORMATS.items():

@@ -6,7 +6,7 @@ from functools import cache
 
 from proxy.apis import ApiRegistry
 from proxy.exchange import Exchange, ExchangeRegistry
-from proxy.plugins import make_plugin_manager
+from plugins.translate import field_rules
 
 #: golden folder names (``<client>_<backend>``) -> wire format ids
 FORMATS = {"openai": "openai.chat", "anthropic": "anthropic.messages", "gemini": "gemini.generate",
@@ -16,11 +16,7 @@ FORMATS = {"openai": "openai.chat", "anthropic": "anthropic.messages", "gemini":
 
 @cache
 def registries() -> tuple[ApiRegistry, ExchangeRegistry]:
-    pm = make_plugin_manager(entry_points=False)
-    apis, exchanges = ApiRegistry(), ExchangeRegistry()
-    pm.hook.relaygate_register_apis(registry=apis)
-    pm.hook.relaygate_register_exchanges(registry=exchanges, apis=apis)
-    return apis, exchanges
+    return field_rules.registries()
 
 
 def exchange(client_api: str, provider_api: str) -> Exchange:

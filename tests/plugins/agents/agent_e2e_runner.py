@@ -119,6 +119,22 @@ def agent_command(agent: str, bin_dir: Path, model: str | None) -> list[str]:
     return [exe, "run", "-m", f"relaygate/{model}", "--format", "json", TASK]
 
 
+async def run_agent(cmd: list[str], workdir: Path, env: dict[str, str],
+                    timeout: float) -> tuple[int | None, bytes, bytes, float]:
+    """Run an agent's command to its end or *timeout* (then killed: rc None); (rc, stdout, stderr, seconds)."""
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(*cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        rc: int | None = proc.returncode
+    except TimeoutError:
+        proc.kill()
+        out, err = await proc.communicate()
+        rc = None
+    return rc, out, err, time.monotonic() - started
+
+
 def agent_environment(agent: str, url: str, key: str, home: Path, via: str,
                       model: str | None = None) -> tuple[dict[str, str], str | None]:
     """The agent-env set-up (env and config file), plus what a throw-away test run needs."""
@@ -208,17 +224,7 @@ async def main() -> None:
         if args.agent == "codex" and (args.websocket or args.compact_limit):
             codex_options(home / ".codex" / "config.toml", args.websocket, args.compact_limit)
         cmd = agent_command(args.agent, args.cache / PACKAGES[args.agent] / "node_modules" / ".bin", model)
-        started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(*cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), args.timeout)
-            rc: int | None = proc.returncode
-        except TimeoutError:
-            proc.kill()
-            out, err = await proc.communicate()
-            rc = None
-        elapsed = time.monotonic() - started
+        rc, out, err, elapsed = await run_agent(cmd, workdir, env, args.timeout)
         rows = await gw.ledger_rows()
         metrics = await gw.metrics()
     for fake in fakes.values():

@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))          # tests/ (
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))          # the repo (proxy, plugins)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from agent_e2e_runner import _has_tool_result, agent_environment
+from agent_e2e_runner import _has_tool_result, agent_environment, run_agent
 from agents_support import agent_config
 from support.behavior import Behavior, ToolCall
 from support.fake_openai import FakeOpenAI
@@ -110,17 +109,7 @@ async def main() -> None:
             exe = args.cache / "codex" / "node_modules" / ".bin" / "codex"
             cmd = [str(exe), "exec", "--skip-git-repo-check", "--ephemeral", "--color", "never",
                    "-s", "workspace-write", "--json", TASK]
-            started = time.monotonic()
-            proc = await asyncio.create_subprocess_exec(*cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            try:
-                out, err = await asyncio.wait_for(proc.communicate(), args.timeout)
-                rc: int | None = proc.returncode
-            except TimeoutError:
-                proc.kill()
-                out, err = await proc.communicate()
-                rc = None
-            elapsed = time.monotonic() - started
+            rc, out, err, elapsed = await run_agent(cmd, workdir, env, args.timeout)
             rows = await gw.ledger_rows()
     await model.stop()
     result: dict[str, Any] = {

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from typing import Any
 
 import anthropic
 import openai
-import pytest
 import redis.asyncio as aioredis
 from google import genai
 from google.genai import types
 from support.gateway import TEST_KEY
+from support.redis_server import REDIS_URL, require_redis  # noqa: F401  (re-exported to the tests)
 
 
 def three_provider_config(fake_anthropic, fake_openai, fake_gemini, **endpoint_extra: Any) -> dict[str, Any]:
@@ -46,20 +45,6 @@ def gemini_client(gw, key: str = TEST_KEY, headers: dict[str, str] | None = None
         base_url=gw.url + "/gemini", headers={"Authorization": f"Bearer {key}", **(headers or {})}))
 
 
-REDIS_URL = os.environ.get("RELAYGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-async def require_redis() -> None:
-    """Skip when Redis is unreachable on a developer machine; fail under CI=true."""
-    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await client.ping()
-    except Exception as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis is required under CI=true but unreachable at {REDIS_URL}: {exc}", pytrace=False)
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
-    finally:
-        await client.aclose()
 
 
 async def clear_prefix(prefix: str) -> None:

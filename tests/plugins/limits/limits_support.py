@@ -6,12 +6,11 @@ import os
 import uuid
 
 import pytest
-import redis.asyncio as aioredis
 
 from plugins.limits.redis_backend import RedisBackend
 from plugins.limits.windows import MemoryBackend
+from support.redis_server import REDIS_URL, require_redis
 
-REDIS_URL = os.environ.get("RELAYGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 class FakeClock:
@@ -27,19 +26,6 @@ class FakeClock:
 
 def unique_prefix() -> str:
     return f"rgtest:{uuid.uuid4().hex[:12]}:"
-
-
-async def require_redis() -> None:
-    """Skip when Redis is unreachable on a developer machine; fail under CI=true."""
-    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        await client.ping()
-    except Exception as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis is required under CI=true but unreachable at {REDIS_URL}: {exc}", pytrace=False)
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
-    finally:
-        await client.aclose()
 
 
 async def make_backend(kind: str, clock: FakeClock | None) -> MemoryBackend | RedisBackend:
